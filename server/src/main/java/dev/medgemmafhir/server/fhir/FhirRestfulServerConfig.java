@@ -1,0 +1,82 @@
+package dev.medgemmafhir.server.fhir;
+
+import ca.uhn.fhir.context.support.IValidationSupport;
+import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
+import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
+import ca.uhn.fhir.jpa.provider.IJpaSystemProvider;
+import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
+import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
+import ca.uhn.fhir.narrative2.NullNarrativeGenerator;
+import ca.uhn.fhir.rest.api.EncodingEnum;
+import ca.uhn.fhir.rest.server.HardcodedServerAddressStrategy;
+import ca.uhn.fhir.rest.server.IncomingRequestAddressStrategy;
+import ca.uhn.fhir.rest.server.RestfulServer;
+import ca.uhn.fhir.rest.server.interceptor.ResponseHighlighterInterceptor;
+import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
+import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
+import java.util.List;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.web.servlet.ServletRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The FHIR REST endpoint at {@code /fhir}: HAPI's JPA resource providers, the system provider
+ * (transaction, history, {@code $everything} and friends) and whatever extra providers and
+ * interceptors the other modules contribute as beans.
+ */
+@Configuration
+public class FhirRestfulServerConfig {
+
+  /** Marker for beans that are FHIR plain providers (operations) to register on the server. */
+  public interface FhirPlainProvider {}
+
+  /** Marker for beans that are HAPI server interceptors to register on the server. */
+  public interface FhirServerInterceptor {}
+
+  @Bean
+  public RestfulServer fhirRestfulServer(
+      IFhirSystemDao<?, ?> systemDao,
+      IJpaSystemProvider systemProvider,
+      ResourceProviderFactory resourceProviders,
+      DatabaseBackedPagingProvider pagingProvider,
+      JpaStorageSettings storageSettings,
+      ISearchParamRegistry searchParamRegistry,
+      IValidationSupport validationSupport,
+      FhirServerProperties properties,
+      ObjectProvider<FhirPlainProvider> plainProviders,
+      ObjectProvider<FhirServerInterceptor> interceptors) {
+    RestfulServer server = new RestfulServer(systemDao.getContext());
+    // Narratives would put clinical text into generated HTML we never show; skip the work.
+    server.getFhirContext().setNarrativeGenerator(new NullNarrativeGenerator());
+    server.registerProviders(resourceProviders.createProviders());
+    server.registerProvider(systemProvider);
+    plainProviders.orderedStream().forEach(server::registerProvider);
+
+    JpaCapabilityStatementProvider capabilityStatement =
+        new JpaCapabilityStatementProvider(
+            server, systemDao, storageSettings, searchParamRegistry, validationSupport);
+    capabilityStatement.setImplementationDescription("medgemma-fhir: MedGemma on FHIR R4");
+    server.setServerConformanceProvider(capabilityStatement);
+
+    server.setDefaultResponseEncoding(EncodingEnum.JSON);
+    server.setPagingProvider(pagingProvider);
+    server.setServerAddressStrategy(
+        properties.serverAddress().isEmpty()
+            ? new IncomingRequestAddressStrategy()
+            : new HardcodedServerAddressStrategy(properties.serverAddress()));
+    server.registerInterceptor(new ResponseHighlighterInterceptor());
+    List<FhirServerInterceptor> extra = interceptors.orderedStream().toList();
+    extra.forEach(server::registerInterceptor);
+    return server;
+  }
+
+  @Bean
+  public ServletRegistrationBean<RestfulServer> fhirServlet(RestfulServer server) {
+    ServletRegistrationBean<RestfulServer> registration = new ServletRegistrationBean<>(server, "/fhir/*");
+    registration.setName("fhir");
+    // Initialise at start-up, so the first request does not pay for it and readiness is honest.
+    registration.setLoadOnStartup(1);
+    return registration;
+  }
+}

@@ -1,0 +1,33 @@
+package dev.medgemmafhir.server.fhir;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Settings of the FHIR endpoint itself ({@code medgemma.fhir.*}). Every property is listed
+ * with its default in the README.
+ *
+ * @param serverAddress the public base URL written into links and {@code Location} headers
+ *     (for example {@code https://fhir.example.org/fhir}); empty means "derive it from the
+ *     incoming request", which is right unless a proxy rewrites the host
+ * @param defaultPageSize search page size when the client gives no {@code _count}
+ * @param maxPageSize the largest {@code _count} honoured
+ * @param allowExternalReferences whether resources may reference absolute URLs on other servers
+ */
+@ConfigurationProperties(prefix = "medgemma.fhir")
+public record FhirServerProperties(
+    String serverAddress,
+    Integer defaultPageSize,
+    Integer maxPageSize,
+    Boolean allowExternalReferences) {
+
+  public FhirServerProperties {
+    serverAddress = serverAddress == null ? "" : serverAddress.strip();
+    defaultPageSize = defaultPageSize == null ? 20 : defaultPageSize;
+    maxPageSize = maxPageSize == null ? 200 : maxPageSize;
+    allowExternalReferences = allowExternalReferences == null || allowExternalReferences;
+    if (defaultPageSize < 1 || maxPageSize < defaultPageSize) {
+      throw new IllegalArgumentException(
+          "medgemma.fhir.default-page-size must be >= 1 and <= medgemma.fhir.max-page-size");
+    }
+  }
+}
