@@ -59,6 +59,8 @@ public class FhirRestfulServerConfig {
     capabilityStatement.setImplementationDescription("medgemma-fhir: MedGemma on FHIR R4");
     server.setServerConformanceProvider(capabilityStatement);
 
+    server.setServerName("medgemma-fhir");
+    server.setServerVersion(FhirRestfulServerConfig.class.getPackage().getImplementationVersion());
     server.setDefaultResponseEncoding(EncodingEnum.JSON);
     server.setPagingProvider(pagingProvider);
     server.setServerAddressStrategy(
