@@ -3,6 +3,7 @@ package dev.medgemmafhir.engine.forge;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,6 +34,11 @@ class ForgedTokenizerTest {
         model = ModelForge.forge(ForgeSpec.imageText(), dir);
         ids = model.specialTokens();
         withoutSpecials = HuggingFaceTokenizer.builder().optTokenizerPath(dir).optAddSpecialTokens(false).build();
+    }
+
+    @AfterAll
+    static void close() {
+        withoutSpecials.close();
     }
 
     private static long[] encode(String text) {
