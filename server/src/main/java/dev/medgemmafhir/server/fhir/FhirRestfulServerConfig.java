@@ -14,8 +14,8 @@ import ca.uhn.fhir.rest.server.RestfulServer;
 import ca.uhn.fhir.rest.server.interceptor.ResponseHighlighterInterceptor;
 import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
-import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.web.servlet.ServletRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -28,11 +28,15 @@ import org.springframework.context.annotation.Configuration;
 @Configuration
 public class FhirRestfulServerConfig {
 
-  /** Marker for beans that are FHIR plain providers (operations) to register on the server. */
-  public interface FhirPlainProvider {}
+  /**
+   * Qualifier for beans that are FHIR plain providers (operations such as {@code $summarize}) to
+   * register on the server. The modules stay free of Spring wiring: the server's wiring
+   * configurations declare their classes as beans with this qualifier.
+   */
+  public static final String FHIR_PROVIDER = "fhirProvider";
 
-  /** Marker for beans that are HAPI server interceptors to register on the server. */
-  public interface FhirServerInterceptor {}
+  /** Qualifier for beans that are HAPI interceptors to register on the server. */
+  public static final String FHIR_INTERCEPTOR = "fhirInterceptor";
 
   @Bean
   public RestfulServer fhirRestfulServer(
@@ -44,8 +48,8 @@ public class FhirRestfulServerConfig {
       ISearchParamRegistry searchParamRegistry,
       IValidationSupport validationSupport,
       FhirServerProperties properties,
-      ObjectProvider<FhirPlainProvider> plainProviders,
-      ObjectProvider<FhirServerInterceptor> interceptors) {
+      @Qualifier(FHIR_PROVIDER) ObjectProvider<Object> plainProviders,
+      @Qualifier(FHIR_INTERCEPTOR) ObjectProvider<Object> interceptors) {
     RestfulServer server = new RestfulServer(systemDao.getContext());
     // Narratives would put clinical text into generated HTML we never show; skip the work.
     server.getFhirContext().setNarrativeGenerator(new NullNarrativeGenerator());
@@ -68,8 +72,7 @@ public class FhirRestfulServerConfig {
             ? new IncomingRequestAddressStrategy()
             : new HardcodedServerAddressStrategy(properties.serverAddress()));
     server.registerInterceptor(new ResponseHighlighterInterceptor());
-    List<FhirServerInterceptor> extra = interceptors.orderedStream().toList();
-    extra.forEach(server::registerInterceptor);
+    interceptors.orderedStream().forEach(server::registerInterceptor);
     return server;
   }
 
