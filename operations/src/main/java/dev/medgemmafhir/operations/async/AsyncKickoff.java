@@ -1,0 +1,60 @@
+package dev.medgemmafhir.operations.async;
+
+import ca.uhn.fhir.interceptor.api.Hook;
+import ca.uhn.fhir.interceptor.api.Interceptor;
+import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.api.server.ResponseDetails;
+import dev.medgemmafhir.operations.run.AiTask;
+import java.util.Locale;
+import org.hl7.fhir.r4.model.OperationOutcome;
+
+/**
+ * The kick-off of FHIR's asynchronous pattern: with {@code Prefer: respond-async} an operation
+ * is stored as a job and answered with 202 and a {@code Content-Location} to poll.
+ *
+ * <p>Register it as a server interceptor too: HAPI answers operations with 200, and this is
+ * where the status of an accepted kick-off becomes 202.
+ */
+@Interceptor
+public final class AsyncKickoff {
+
+  /** Path of the status endpoint, relative to the FHIR base. */
+  public static final String STATUS_OPERATION = "$async-status";
+  private static final String ACCEPTED = AsyncKickoff.class.getName() + ".accepted";
+
+  private final AsyncJobs jobs;
+
+  public AsyncKickoff(AsyncJobs jobs) {
+    this.jobs = jobs;
+  }
+
+  /** Whether the client asked for the asynchronous pattern. */
+  public static boolean wantsAsync(RequestDetails request) {
+    String prefer = request.getHeader("Prefer");
+    return prefer != null && prefer.toLowerCase(Locale.ROOT).contains("respond-async");
+  }
+
+  /** Stores and starts the job; returns the body of the 202 answer. */
+  public OperationOutcome accept(AiTask task, RequestDetails request) {
+    String id = jobs.submit(task);
+    String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + id;
+    if (request instanceof ca.uhn.fhir.rest.server.servlet.ServletRequestDetails servlet) {
+      servlet.getServletResponse().addHeader("Content-Location", statusUrl);
+    }
+    request.getUserData().put(ACCEPTED, Boolean.TRUE);
+    OperationOutcome outcome = new OperationOutcome();
+    outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
+        .setCode(OperationOutcome.IssueType.INFORMATIONAL)
+        .setDiagnostics("Accepted: $" + task.operation() + " on " + task.target() + " runs as job " + id
+            + "; poll " + statusUrl);
+    return outcome;
+  }
+
+  @Hook(Pointcut.SERVER_OUTGOING_RESPONSE)
+  public void acceptedIs202(RequestDetails request, ResponseDetails response) {
+    if (Boolean.TRUE.equals(request.getUserData().get(ACCEPTED))) {
+      response.setResponseCode(202);
+    }
+  }
+}

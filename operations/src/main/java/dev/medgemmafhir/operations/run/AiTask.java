@@ -1,0 +1,45 @@
+package dev.medgemmafhir.operations.run;
+
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.operations.model.LoadedModel;
+import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Reference;
+import org.hl7.fhir.r4.model.Resource;
+
+/**
+ * One AI operation after its inputs were read and validated: what to ask the model, and how to
+ * turn the answer into FHIR resources. Built on the request thread; run now or later.
+ */
+public interface AiTask {
+
+  /** The operation's name without {@code $}, e.g. {@code summarize}. */
+  String operation();
+
+  /** The resource the operation was invoked on, e.g. {@code Encounter/12}. */
+  String target();
+
+  LoadedModel model();
+
+  GenerationRequest request();
+
+  /** The draft's identifier value: equal for a retry over unchanged inputs, model and parameters. */
+  String idempotencyKey();
+
+  /** The resource type of the draft, e.g. {@code DocumentReference}. */
+  String draftType();
+
+  /** Whether to write the result; when false the draft is returned unsaved and nothing is written. */
+  boolean persist();
+
+  /**
+   * Builds the draft and its Provenance from the model's answer.
+   *
+   * @param device the author: a transaction-local reference when persisting, else a logical one
+   * @param draftReference how the Provenance points at the draft
+   */
+  Draft complete(GenerationResult generated, Reference device, Reference draftReference);
+
+  /** The unsaved draft and the Provenance that explains it. */
+  record Draft(Resource resource, Provenance provenance) {}
+}

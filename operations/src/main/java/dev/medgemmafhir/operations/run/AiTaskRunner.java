@@ -1,0 +1,131 @@
+package dev.medgemmafhir.operations.run;
+
+import ca.uhn.fhir.rest.server.exceptions.InternalErrorException;
+import ca.uhn.fhir.rest.server.exceptions.UnprocessableEntityException;
+import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.engine.EngineException;
+import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.engine.InvalidInputException;
+import dev.medgemmafhir.engine.StopReason;
+import dev.medgemmafhir.operations.queue.InferenceQueue;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.hl7.fhir.r4.model.Resource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs an {@link AiTask}: takes a slot in the model's queue, generates, and writes the draft.
+ * Shared by the synchronous and the asynchronous path so both behave the same.
+ */
+public final class AiTaskRunner {
+
+  private static final Logger log = LoggerFactory.getLogger(AiTaskRunner.class);
+
+  /** Where a running task reports what it is doing (the async status's X-Progress). */
+  @FunctionalInterface
+  public interface Progress {
+    Progress NONE = text -> { };
+
+    void report(String text);
+  }
+
+  /** The task was cancelled before it wrote anything. */
+  public static final class Cancelled extends RuntimeException {
+    public Cancelled() {
+      super("cancelled");
+    }
+  }
+
+  private final ResultWriter writer;
+  private final MeterRegistry meters;
+
+  public AiTaskRunner(ResultWriter writer, MeterRegistry meters) {
+    this.writer = writer;
+    this.meters = meters == null ? new SimpleMeterRegistry() : meters;
+  }
+
+  /** Synchronous: a full queue is a 429 now. */
+  public Resource runNow(AiTask task) {
+    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
+      return generateAndWrite(task, Progress.NONE, Cancellation.none());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InternalErrorException("Interrupted while waiting for the model");
+    }
+  }
+
+  /** Asynchronous: the job waits for its turn. */
+  public Resource runAccepted(AiTask task, Progress progress, Cancellation cancellation) {
+    progress.report("queued for model " + task.model().id());
+    try (InferenceQueue.Permit permit = task.model().queue().enter()) {
+      if (cancellation.isCancelled()) {
+        throw new Cancelled();
+      }
+      return generateAndWrite(task, progress, cancellation);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Cancelled();
+    }
+  }
+
+  private Resource generateAndWrite(AiTask task, Progress progress, Cancellation cancellation) {
+    int maxTokens = task.request().params().maxNewTokens();
+    AtomicInteger chars = new AtomicInteger();
+    progress.report("generating (limit " + maxTokens + " tokens)");
+    GenerationResult generated;
+    long start = System.nanoTime();
+    try {
+      generated = task.model().engine().generate(task.request(), delta -> {
+        int total = chars.addAndGet(delta.length());
+        progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
+      }, cancellation);
+    } catch (InvalidInputException e) {
+      throw new UnprocessableEntityException("The model cannot run this input: " + e.getMessage());
+    } catch (EngineException e) {
+      log.error("Generation failed for {} on model {}", task.target(), task.model().id(), e);
+      throw new InternalErrorException("Generation failed: " + e.getMessage(), e);
+    }
+    record(task, generated, System.nanoTime() - start);
+    if (generated.stopReason() == StopReason.CANCELLED) {
+      throw new Cancelled();
+    }
+    progress.report("writing the draft");
+    ResultWriter.Placeholders placeholders = task.persist()
+        ? ResultWriter.Placeholders.fresh()
+        : new ResultWriter.Placeholders(task.model().deviceLogicalReference(), null);
+    AiTask.Draft draft = task.complete(generated, placeholders.device(), placeholders.draft());
+    if (!task.persist()) {
+      return draft.resource();
+    }
+    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey());
+    log.info("{} wrote {} for {} with model {} ({} tokens, stop: {})", task.operation(),
+        stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
+        generated.generatedTokenIds().length, generated.stopReason());
+    return stored;
+  }
+
+  private void record(AiTask task, GenerationResult generated, long nanos) {
+    String model = task.model().id();
+    String operation = task.operation();
+    Timer.builder("medgemma.generation.duration").description("Wall time of one generation (prefill and decode)")
+        .tag("model", model).tag("operation", operation).register(meters).record(nanos, TimeUnit.NANOSECONDS);
+    Counter.builder("medgemma.generation.tokens").description("Tokens generated").baseUnit("tokens")
+        .tag("model", model).tag("operation", operation).register(meters)
+        .increment(generated.generatedTokenIds().length);
+    Counter.builder("medgemma.prompt.tokens").description("Prompt tokens processed").baseUnit("tokens")
+        .tag("model", model).tag("operation", operation).register(meters)
+        .increment(generated.promptTokenIds().length);
+    if (generated.decodeTokensPerSecond() > 0) {
+      DistributionSummary.builder("medgemma.generation.decode.tokens.per.second")
+          .description("Decode speed of one generation").baseUnit("tokens/s")
+          .tag("model", model).tag("operation", operation).register(meters)
+          .record(generated.decodeTokensPerSecond());
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package dev.medgemmafhir.operations.run;
+
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
+import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
+import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
+import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
+import ca.uhn.fhir.rest.param.TokenParam;
+import dev.medgemmafhir.operations.AiTransparency;
+import dev.medgemmafhir.operations.model.LoadedModel;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.IdType;
+import org.hl7.fhir.r4.model.Meta;
+import org.hl7.fhir.r4.model.Reference;
+import org.hl7.fhir.r4.model.Resource;
+
+/**
+ * Writes an AI draft in ONE FHIR transaction: the model's Device (created once, found again by
+ * its identifier), the draft (created once per idempotency key) and its Provenance. If any part
+ * fails, nothing is written.
+ */
+public final class ResultWriter {
+
+  private final IFhirSystemDao<Bundle, Meta> systemDao;
+  private final DaoRegistry daos;
+
+  public ResultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos) {
+    this.systemDao = systemDao;
+    this.daos = daos;
+  }
+
+  /** The draft an earlier identical request wrote, if any. */
+  public Optional<Resource> findDraft(String type, String idempotencyKey) {
+    SearchParameterMap byKey = SearchParameterMap.newSynchronous()
+        .add("identifier", new TokenParam(AiTransparency.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
+    List<IBaseResource> found = daos.getResourceDao(type).search(byKey, new SystemRequestDetails()).getAllResources();
+    return found.stream().map(Resource.class::cast).findFirst();
+  }
+
+  /** References the task should use when building a draft that this writer will persist. */
+  public record Placeholders(Reference device, Reference draft) {
+    public static Placeholders fresh() {
+      return new Placeholders(new Reference("urn:uuid:" + UUID.randomUUID()), new Reference("urn:uuid:" + UUID.randomUUID()));
+    }
+  }
+
+  /** Writes the Device (if new), the draft and its Provenance; returns the stored draft. */
+  public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey) {
+    Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
+    tx.addEntry().setFullUrl(placeholders.device().getReference()).setResource(model.device())
+        .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Device")
+        .setIfNoneExist(model.deviceMatchUrl().substring("Device?".length()));
+    String type = draft.resource().fhirType();
+    tx.addEntry().setFullUrl(placeholders.draft().getReference()).setResource(draft.resource())
+        .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl(type)
+        .setIfNoneExist("identifier=" + AiTransparency.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
+    tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(draft.provenance())
+        .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
+
+    Bundle response = systemDao.transaction(new SystemRequestDetails(), tx);
+    IdType location = new IdType(response.getEntry().get(1).getResponse().getLocation());
+    return (Resource) daos.getResourceDao(type).read(location, new SystemRequestDetails());
+  }
+}
