@@ -1,0 +1,11 @@
+package dev.medgemmafhir.engine.pull;
+
+import picocli.CommandLine.Command;
+
+/** {@code models}: the group for model-directory chores; register it in the CLI's top command. */
+@Command(name = "models",
+    mixinStandardHelpOptions = true,
+    description = "Manage local model directories.",
+    subcommands = {PullCommand.class})
+public class ModelsCommand {
+}

@@ -1,0 +1,54 @@
+package dev.medgemmafhir.engine.pull;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class PullCommandTest {
+  @TempDir Path tmp;
+
+  private int run(Map<String, String> env, String... args) {
+    PullCommand pull = new PullCommand();
+    pull.environment = env;
+    // Through the group, as the CLI's top-level command will call it.
+    CommandLine withEnv = new CommandLine(new ModelsCommand(), new CommandLine.IFactory() {
+      @Override
+      public <K> K create(Class<K> cls) throws Exception {
+        return cls == PullCommand.class ? cls.cast(pull) : CommandLine.defaultFactory().create(cls);
+      }
+    });
+    return withEnv.execute(args);
+  }
+
+  @Test
+  void readsEndpointAndTokenFromTheEnvironment() throws Exception {
+    try (FakeHub hub = new FakeHub("google/medgemma-x").gated("hf_abc")
+        .gitFile("config.json", "{}").lfsFile("onnx/model_q4.onnx", new byte[] {1, 2, 3})) {
+      Path target = tmp.resolve("m");
+      int code = run(Map.of("HF_ENDPOINT", hub.endpoint().toString(), "HF_TOKEN", "hf_abc"),
+          "pull", "google/medgemma-x", "--to", target.toString(), "--quiet");
+      assertEquals(0, code);
+      assertTrue(Files.isRegularFile(target.resolve("onnx/model_q4.onnx")));
+    }
+  }
+
+  @Test
+  void accessDeniedHasItsOwnExitCode() throws Exception {
+    try (FakeHub hub = new FakeHub("google/medgemma-x").gated("hf_abc").gitFile("config.json", "{}")) {
+      int code = run(Map.of("HF_ENDPOINT", hub.endpoint().toString()),
+          "pull", "google/medgemma-x", "--to", tmp.resolve("m").toString(), "--quiet");
+      assertEquals(PullCommand.EXIT_ACCESS_DENIED, code);
+    }
+  }
+
+  @Test
+  void aMalformedRepositoryNameIsAUsageError() {
+    assertEquals(2, run(Map.of(), "pull", "not a repo", "--to", tmp.resolve("m").toString(), "--quiet"));
+  }
+}
