@@ -1,0 +1,225 @@
+package dev.medgemmafhir.interceptors.audit;
+
+import ca.uhn.fhir.interceptor.api.Hook;
+import ca.uhn.fhir.interceptor.api.Interceptor;
+import ca.uhn.fhir.interceptor.api.Pointcut;
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
+import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
+import ca.uhn.fhir.rest.api.server.IBundleProvider;
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.api.server.ResponseDetails;
+import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
+import ca.uhn.fhir.rest.param.ReferenceParam;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import ca.uhn.fhir.rest.server.servlet.ServletRequestDetails;
+import dev.medgemmafhir.interceptors.smart.SmartPrincipal;
+import java.util.Date;
+import java.util.Optional;
+import java.util.Set;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.AuditEvent;
+import org.hl7.fhir.r4.model.AuditEvent.AuditEventAction;
+import org.hl7.fhir.r4.model.AuditEvent.AuditEventAgentComponent;
+import org.hl7.fhir.r4.model.AuditEvent.AuditEventOutcome;
+import org.hl7.fhir.r4.model.CodeableConcept;
+import org.hl7.fhir.r4.model.Coding;
+import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Identifier;
+import org.hl7.fhir.r4.model.Period;
+import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Reference;
+import org.hl7.fhir.r4.model.StringType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Records an AuditEvent for every call of the AI operations ({@code $summarize},
+ * {@code $draft-report}) and of {@code $verify}: who (token subject / fhirUser, or the verifying
+ * practitioner), which resource (the operation's target and the resource it returned), which
+ * model (see {@link AuditContract#MODEL}), the outcome (HTTP status) and the duration (period and
+ * a {@code duration-ms} detail). Refused calls (401, 403) are recorded too. A failure to write the
+ * AuditEvent is logged and does not fail the request.
+ */
+@Interceptor
+public class AuditEventInterceptor {
+
+  public static final Set<String> AUDITED_OPERATIONS = Set.of("$summarize", "$draft-report", "$verify");
+  public static final String OPERATION_SYSTEM = "https://medgemma-fhir.dev/fhir/CodeSystem/operation";
+
+  /** Runs before authentication (order -100), so refused calls are timed and recorded too. */
+  public static final int ORDER = -200;
+
+  private static final Logger LOG = LoggerFactory.getLogger(AuditEventInterceptor.class);
+  private static final String STARTED = "medgemma.audit.started";
+
+  private final DaoRegistry daos;
+
+  public AuditEventInterceptor(DaoRegistry daos) {
+    this.daos = daos;
+  }
+
+  @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED, order = ORDER)
+  public boolean start(RequestDetails request) {
+    if (audited(request)) {
+      request.getUserData().put(STARTED, new Date());
+    }
+    return true;
+  }
+
+  @Hook(Pointcut.SERVER_OUTGOING_RESPONSE)
+  public boolean succeeded(RequestDetails request, ResponseDetails response) {
+    if (audited(request)) {
+      record(request, response.getResponseCode(), response.getResponseResource());
+    }
+    return true;
+  }
+
+  @Hook(Pointcut.SERVER_HANDLE_EXCEPTION)
+  public boolean failed(RequestDetails request, BaseServerResponseException exception) {
+    if (audited(request)) {
+      record(request, exception.getStatusCode(), null);
+    }
+    return true;
+  }
+
+  static boolean audited(RequestDetails request) {
+    return request != null && request.getOperation() != null && request.getId() != null
+        && AUDITED_OPERATIONS.contains(normalise(request.getOperation()));
+  }
+
+  private void record(RequestDetails request, int status, IBaseResource result) {
+    if (request.getUserData().put("medgemma.audit.recorded", Boolean.TRUE) != null) {
+      return;
+    }
+    String operation = normalise(request.getOperation());
+    String target = request.getResourceName() + "/" + request.getId().getIdPart();
+    try {
+      AuditEvent event = build(request, operation, target, status, result);
+      daos.getResourceDao(AuditEvent.class).create(event, new SystemRequestDetails());
+      LOG.info("Audit: {} on {} -> HTTP {}", operation, target, status);
+    } catch (RuntimeException e) {
+      LOG.error("Could not record the AuditEvent for {} on {} (HTTP {}): {}", operation, target, status, e.toString());
+    }
+  }
+
+  AuditEvent build(RequestDetails request, String operation, String target, int status, IBaseResource result) {
+    Date end = new Date();
+    Date start = (Date) request.getUserData().getOrDefault(STARTED, end);
+    AuditEvent event = new AuditEvent();
+    event.setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation"));
+    event.addSubtype(new Coding("http://hl7.org/fhir/restful-interaction", "operation", "operation"));
+    event.addSubtype(new Coding(OPERATION_SYSTEM, operation.substring(1), operation));
+    event.setAction(AuditEventAction.E);
+    event.setPeriod(new Period().setStart(start).setEnd(end));
+    event.setRecorded(end);
+    event.setOutcome(status < 400 ? AuditEventOutcome._0 : status < 500 ? AuditEventOutcome._4 : AuditEventOutcome._8);
+    event.setOutcomeDesc("HTTP " + status);
+    event.getSource().setSite("medgemma-fhir").setObserver(new Reference().setDisplay("medgemma-fhir"))
+        .addType(new Coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server"));
+
+    event.addAgent(requestor(request));
+    model(request, result).ifPresent(device -> event.addAgent()
+        .setRequestor(false)
+        .setType(new CodeableConcept(new Coding("http://dicom.nema.org/resources/ontology/DCM", "110150", "Application")))
+        .setWho(device));
+
+    event.addEntity()
+        .setWhat(new Reference(target))
+        .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
+        .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"))
+        .addDetail().setType("duration-ms").setValue(new StringType(
+            Long.toString(end.getTime() - start.getTime())));
+    if (result != null && result.getIdElement().hasIdPart() && !"OperationOutcome".equals(result.fhirType())) {
+      String version = result.getIdElement().getVersionIdPart();
+      event.addEntity()
+          .setWhat(new Reference(result.fhirType() + "/" + result.getIdElement().getIdPart()
+              + (version == null ? "" : "/_history/" + version)))
+          .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
+          .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "3", "Report"));
+    }
+    Object decision = request.getUserData().get(AuditContract.DECISION);
+    if (decision != null) {
+      event.getEntityFirstRep().addDetail().setType("decision")
+          .setValue(new StringType(decision.toString()));
+    }
+    return event;
+  }
+
+  private static AuditEventAgentComponent requestor(RequestDetails request) {
+    AuditEventAgentComponent agent = new AuditEventAgentComponent().setRequestor(true);
+    agent.setType(new CodeableConcept(
+        new Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")));
+    Object verifier = request.getUserData().get(AuditContract.VERIFIER);
+    Optional<SmartPrincipal> principal = SmartPrincipal.of(request);
+    if (verifier instanceof Reference practitioner) {
+      agent.setWho(practitioner.copy());
+    } else if (principal.isPresent() && principal.get().fhirUser() != null) {
+      agent.setWho(new Reference(principal.get().fhirUser()));
+    }
+    if (principal.isPresent()) {
+      SmartPrincipal p = principal.get();
+      if (!agent.hasWho()) {
+        agent.setType(new CodeableConcept(
+            new Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "dataprocessor", "data processor")));
+        agent.setWho(new Reference().setIdentifier(new Identifier().setSystem("urn:medgemma-fhir:token-subject").setValue(p.subject())));
+      }
+      agent.setAltId(p.subject());
+      if (p.clientId() != null) {
+        agent.setName("client " + p.clientId());
+      }
+    } else if (!agent.hasWho()) {
+      agent.setWho(new Reference().setDisplay("anonymous (no access token)"));
+    }
+    if (request instanceof ServletRequestDetails servlet && servlet.getServletRequest() != null) {
+      agent.getNetwork().setAddress(servlet.getServletRequest().getRemoteAddr())
+          .setType(AuditEvent.AuditEventAgentNetworkType._2);
+    }
+    return agent;
+  }
+
+  private Optional<Reference> model(RequestDetails request, IBaseResource result) {
+    Object model = request.getUserData().get(AuditContract.MODEL);
+    if (model instanceof Reference reference) {
+      return Optional.of(reference.copy());
+    }
+    if (model instanceof String reference && !reference.isBlank()) {
+      return Optional.of(new Reference(reference));
+    }
+    return result == null ? Optional.empty() : modelOf(result);
+  }
+
+  /** The AI Device that wrote a resource: its Device author, else the author agent of its Provenance. */
+  public Optional<Reference> modelOf(IBaseResource resource) {
+    if (resource instanceof DocumentReference document) {
+      for (Reference author : document.getAuthor()) {
+        if (author.getReference() != null && author.getReference().startsWith("Device/")) {
+          return Optional.of(new Reference(author.getReference()).setDisplay(author.getDisplay()));
+        }
+      }
+    }
+    if (!resource.getIdElement().hasIdPart()
+        || !Set.of("DocumentReference", "DiagnosticReport").contains(resource.fhirType())) {
+      return Optional.empty();
+    }
+    try {
+      SearchParameterMap byTarget = SearchParameterMap.newSynchronous(
+          "target", new ReferenceParam(resource.fhirType() + "/" + resource.getIdElement().getIdPart()));
+      IBundleProvider found = daos.getResourceDao(Provenance.class).search(byTarget, new SystemRequestDetails());
+      for (IBaseResource r : found.getAllResources()) {
+        for (Provenance.ProvenanceAgentComponent agent : ((Provenance) r).getAgent()) {
+          String who = agent.getWho().getReference();
+          if (who != null && who.startsWith("Device/")) {
+            return Optional.of(new Reference(who).setDisplay(agent.getWho().getDisplay()));
+          }
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("Could not look up the model of {}: {}", resource.fhirType(), e.toString());
+    }
+    return Optional.empty();
+  }
+
+  private static String normalise(String operation) {
+    return operation.startsWith("$") ? operation : "$" + operation;
+  }
+}

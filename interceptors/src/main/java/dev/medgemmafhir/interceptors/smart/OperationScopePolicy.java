@@ -1,0 +1,53 @@
+package dev.medgemmafhir.interceptors.smart;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * SMART defines no scopes for FHIR operations, so this server's documented policy is: an
+ * operation needs the scopes of what it reads and writes.
+ *
+ * <table>
+ *   <caption>Scopes per operation</caption>
+ *   <tr><th>operation</th><th>needs</th></tr>
+ *   <tr><td>{@code Encounter/{id}/$summarize}</td><td>{@code Encounter.r} and {@code DocumentReference.c}</td></tr>
+ *   <tr><td>{@code ImagingStudy/{id}/$draft-report}</td><td>{@code ImagingStudy.r} and {@code DiagnosticReport.c}</td></tr>
+ *   <tr><td>{@code DocumentReference/{id}/$verify}</td><td>{@code DocumentReference.u}</td></tr>
+ *   <tr><td>{@code DiagnosticReport/{id}/$verify}</td><td>{@code DiagnosticReport.u}</td></tr>
+ * </table>
+ *
+ * With {@code patient/} scopes the instance must also be in the token's patient compartment.
+ */
+public final class OperationScopePolicy {
+
+  /** One permission on one resource type, e.g. {@code Encounter.r}. */
+  public record Permission(String resourceType, char permission) {
+    @Override
+    public String toString() {
+      return resourceType + "." + permission;
+    }
+  }
+
+  private static final Map<String, List<Permission>> POLICY = Map.of(
+      "Encounter/$summarize", List.of(new Permission("Encounter", 'r'), new Permission("DocumentReference", 'c')),
+      "ImagingStudy/$draft-report", List.of(new Permission("ImagingStudy", 'r'), new Permission("DiagnosticReport", 'c')),
+      "DocumentReference/$verify", List.of(new Permission("DocumentReference", 'u')),
+      "DiagnosticReport/$verify", List.of(new Permission("DiagnosticReport", 'u')));
+
+  private OperationScopePolicy() {}
+
+  /** What an instance operation needs, or empty for an operation this policy does not cover. */
+  public static Optional<List<Permission>> required(String resourceType, String operation) {
+    return Optional.ofNullable(POLICY.get(resourceType + "/" + operation));
+  }
+
+  /** The policy as one line per operation, for the CapabilityStatement and error messages. */
+  public static String describe() {
+    return "Encounter/{id}/$summarize needs Encounter.r + DocumentReference.c; "
+        + "ImagingStudy/{id}/$draft-report needs ImagingStudy.r + DiagnosticReport.c; "
+        + "DocumentReference/{id}/$verify needs DocumentReference.u; "
+        + "DiagnosticReport/{id}/$verify needs DiagnosticReport.u; "
+        + "with patient/ scopes the instance must be in the token's patient compartment";
+  }
+}
