@@ -51,8 +51,8 @@ final class InspectCommand implements Callable<Integer> {
             out.println("provider:       " + model.executionProvider());
             out.println("special tokens:");
             PromptTokenizer t = model.tokenizer();
-            out.println("  bos            " + token(t, c.bosToken()));
-            out.println("  eos ids        " + c.eosIds());
+            out.println("  " + pad("bos") + token(t, c.bosToken()));
+            out.println("  " + pad("eos ids") + c.eosIds());
             for (String s : List.of("<start_of_turn>", "<end_of_turn>")) {
                 out.println("  " + pad(s) + t.singleTokenId(s));
             }
@@ -92,6 +92,6 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static String pad(String s) {
-        return String.format("%-15s", s);
+        return String.format("%-19s ", s);
     }
 }

@@ -1,12 +1,12 @@
 package dev.medgemmafhir.engine.cli;
 
+import dev.medgemmafhir.engine.pull.ModelsCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
  * {@code java -jar medgemma-cli.jar <command>}: the engine on its own, without the FHIR server.
- * A new subcommand is one more class in {@code subcommands} (e.g. {@code bench}, or
- * {@code dev.medgemmafhir.engine.pull.ModelsCommand} for {@code models pull}).
+ * A new subcommand is one more class in {@code subcommands} (e.g. a {@code bench} command).
  */
 @Command(name = "medgemma",
         mixinStandardHelpOptions = true,
@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 GenerateCommand.class,
                 InspectCommand.class,
+                ModelsCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class MedGemmaCli implements Runnable {
