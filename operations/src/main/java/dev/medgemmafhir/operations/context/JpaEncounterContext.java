@@ -77,8 +77,8 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     }
     for (Procedure p : search(Procedure.class, Procedure.SP_ENCOUNTER, encounterRef, request)) {
       add(facts, new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
-          "Procedure (" + code(p.getStatus()) + when(", ", dateOf(p.getPerformed())) + "): " + concept(p.getCode())
-              + when("; reason: ", concepts(p.getReasonCode()))));
+          "Procedure (" + code(p.getStatus()) + prefixed(", ", dateOf(p.getPerformed())) + "): " + concept(p.getCode())
+              + prefixed("; reason: ", concepts(p.getReasonCode()))));
     }
     for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_ENCOUNTER, encounterRef, request)) {
       add(facts, medicationRequestFact(m));
@@ -86,8 +86,8 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     for (MedicationAdministration m :
         search(MedicationAdministration.class, MedicationAdministration.SP_CONTEXT, encounterRef, request)) {
       add(facts, new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
-          "Medication given (" + code(m.getStatus()) + when(", ", dateOf(m.getEffective())) + "): "
-              + medication(m.getMedication()) + when("; dose: ", m.getDosage().hasDose()
+          "Medication given (" + code(m.getStatus()) + prefixed(", ", dateOf(m.getEffective())) + "): "
+              + medication(m.getMedication()) + prefixed("; dose: ", m.getDosage().hasDose()
                   ? FactText.quantity(m.getDosage().getDose()) : null)));
     }
     for (DiagnosticReport r : search(DiagnosticReport.class, DiagnosticReport.SP_ENCOUNTER, encounterRef, request)) {
@@ -143,13 +143,14 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   @SuppressWarnings("unchecked")
   private <T extends IBaseResource> List<T> run(Class<T> type, SearchParameterMap map, RequestDetails request) {
     map.setLoadSynchronousUpTo(MAX_PER_SEARCH);
-    return (List<T>) (List<?>) daos.getResourceDao(type).search(map, request).getAllResources();
+    // getResources works whether HAPI ran the search synchronously or paged it.
+    return (List<T>) (List<?>) daos.getResourceDao(type).search(map, request).getResources(0, MAX_PER_SEARCH);
   }
 
   private static ClinicalFact encounterFact(Encounter e) {
     StringJoiner text = new StringJoiner("; ");
     text.add("Encounter: " + nonNull(e.getClass_().hasDisplay() ? e.getClass_().getDisplay() : e.getClass_().getCode(), "class unknown")
-        + when(", ", concepts(e.getType())));
+        + prefixed(", ", concepts(e.getType())));
     text.add("status " + code(e.getStatus()));
     if (e.hasPeriod()) {
       text.add("period " + FactText.period(e.getPeriod()));
@@ -178,15 +179,15 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
 
   private static ClinicalFact conditionFact(Condition c, Section section) {
     String status = concept(c.getClinicalStatus());
-    String text = "Condition (" + nonNull(status, "status unknown") + when(", onset ", dateOf(c.getOnset()))
-        + when(", abated ", dateOf(c.getAbatement())) + "): " + nonNull(concept(c.getCode()), "unspecified");
+    String text = "Condition (" + nonNull(status, "status unknown") + prefixed(", onset ", dateOf(c.getOnset()))
+        + prefixed(", abated ", dateOf(c.getAbatement())) + "): " + nonNull(concept(c.getCode()), "unspecified");
     return new ClinicalFact(section, versioned(c), when(c.getOnset()), text);
   }
 
   private static ClinicalFact medicationRequestFact(MedicationRequest m) {
     String dosage = m.getDosageInstruction().stream().filter(d -> d.hasText()).map(d -> d.getText()).findFirst().orElse(null);
-    String text = "Medication ordered (" + code(m.getStatus()) + when(", ", date(m.getAuthoredOn())) + "): "
-        + medication(m.getMedication()) + when("; ", dosage) + when("; reason: ", concepts(m.getReasonCode()));
+    String text = "Medication ordered (" + code(m.getStatus()) + prefixed(", ", date(m.getAuthoredOn())) + "): "
+        + medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
     return new ClinicalFact(Section.MEDICATION, versioned(m), instant(m.getAuthoredOn()), text);
   }
 
@@ -195,12 +196,12 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
         .flatMap(r -> r.getManifestation().stream()).map(FactText::concept).filter(s -> s != null).toList());
     String text = "Allergy (" + nonNull(concept(a.getClinicalStatus()), "status unknown")
         + (a.hasCriticality() ? ", criticality " + a.getCriticality().toCode() : "") + "): "
-        + nonNull(concept(a.getCode()), "unspecified") + when("; reactions: ", reactions);
+        + nonNull(concept(a.getCode()), "unspecified") + prefixed("; reactions: ", reactions);
     return new ClinicalFact(Section.ALLERGY, versioned(a), instant(a.getRecordedDate()), text);
   }
 
   private static ClinicalFact reportFact(DiagnosticReport r) {
-    StringBuilder text = new StringBuilder("Report (" + code(r.getStatus()) + when(", ", dateOf(r.getEffective()))
+    StringBuilder text = new StringBuilder("Report (" + code(r.getStatus()) + prefixed(", ", dateOf(r.getEffective()))
         + "): " + nonNull(concept(r.getCode()), "unspecified"));
     if (r.hasConclusion()) {
       text.append("; conclusion: ").append(FactText.truncate(r.getConclusion(), FactText.MAX_DOCUMENT_CHARS));
@@ -214,7 +215,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return d.getContent().stream().map(c -> FactText.attachmentText(c.getAttachment()))
         .flatMap(java.util.Optional::stream).findFirst()
         .map(t -> new ClinicalFact(Section.NOTE, versioned(d), instant(d.getDate()),
-            "Note (" + nonNull(concept(d.getType()), "document") + when(", ", date(d.getDate())) + "): " + t));
+            "Note (" + nonNull(concept(d.getType()), "document") + prefixed(", ", date(d.getDate())) + "): " + t));
   }
 
   private static java.util.Optional<ClinicalFact> observationFact(Observation o) {
@@ -232,9 +233,9 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     if (values.length() == 0 && !o.hasInterpretation()) {
       return java.util.Optional.empty();
     }
-    String text = "Observation (" + nonNull(concepts(o.getCategory()), "uncategorised") + when(", ", dateOf(o.getEffective()))
+    String text = "Observation (" + nonNull(concepts(o.getCategory()), "uncategorised") + prefixed(", ", dateOf(o.getEffective()))
         + "): " + nonNull(concept(o.getCode()), "unspecified") + " = " + values
-        + when("; interpretation: ", concepts(o.getInterpretation()));
+        + prefixed("; interpretation: ", concepts(o.getInterpretation()));
     return java.util.Optional.of(new ClinicalFact(Section.OBSERVATION, versioned(o), when(o.getEffective()), text));
   }
 
@@ -269,7 +270,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     }
   }
 
-  private static String when(String prefix, String value) {
+  private static String prefixed(String prefix, String value) {
     return value == null || value.isBlank() ? "" : prefix + value;
   }
 

@@ -36,7 +36,7 @@ public final class ResultWriter {
   public Optional<Resource> findDraft(String type, String idempotencyKey) {
     SearchParameterMap byKey = SearchParameterMap.newSynchronous()
         .add("identifier", new TokenParam(AiTransparency.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
-    List<IBaseResource> found = daos.getResourceDao(type).search(byKey, new SystemRequestDetails()).getAllResources();
+    List<IBaseResource> found = daos.getResourceDao(type).search(byKey, new SystemRequestDetails()).getResources(0, 1);
     return found.stream().map(Resource.class::cast).findFirst();
   }
 

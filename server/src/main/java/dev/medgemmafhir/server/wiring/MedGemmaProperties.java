@@ -1,0 +1,96 @@
+package dev.medgemmafhir.server.wiring;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * The models and the AI operations ({@code medgemma.*}). Every property is listed with its
+ * default in the README.
+ */
+@ConfigurationProperties(prefix = "medgemma")
+public record MedGemmaProperties(
+    Engine engine,
+    Map<String, Model> models,
+    Operations operations,
+    Async async) {
+
+  public MedGemmaProperties {
+    engine = engine == null ? new Engine(null, null, null, null, null) : engine;
+    models = models == null ? Map.of() : new LinkedHashMap<>(models);
+    operations = operations == null ? new Operations(null, null) : operations;
+    async = async == null ? new Async(null, null, null, null) : async;
+  }
+
+  /**
+   * How ONNX Runtime runs every model.
+   *
+   * @param executionProvider {@code cpu} or {@code cuda} (falls back to CPU with a warning)
+   * @param intraOpThreads threads inside one operator; 0 = one per physical core
+   * @param interOpThreads threads across operators; 0 = ONNX Runtime's default
+   * @param optimizationLevel {@code all}, {@code extended}, {@code basic} or {@code none}
+   * @param allowSpinning whether idle runtime threads spin between steps
+   */
+  public record Engine(String executionProvider, Integer intraOpThreads, Integer interOpThreads,
+      String optimizationLevel, Boolean allowSpinning) {
+    public Engine {
+      executionProvider = executionProvider == null ? "cpu" : executionProvider;
+      intraOpThreads = intraOpThreads == null ? 0 : intraOpThreads;
+      interOpThreads = interOpThreads == null ? 0 : interOpThreads;
+      optimizationLevel = optimizationLevel == null ? "all" : optimizationLevel;
+      allowSpinning = allowSpinning == null || allowSpinning;
+    }
+  }
+
+  /**
+   * One model directory.
+   *
+   * @param path the directory (a Hugging Face-style snapshot of an ONNX export)
+   * @param dtype the variant to load ({@code q4}, {@code fp32}, ...); empty = the best one present
+   * @param displayName how the model's Device is named, e.g. "MedGemma 4B IT, ONNX q4"
+   * @param concurrency generations running at once on this model
+   * @param maxQueue synchronous requests allowed to wait for a slot before a 429
+   */
+  public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue) {
+    public Model {
+      concurrency = concurrency == null ? 1 : concurrency;
+      maxQueue = maxQueue == null ? 4 : maxQueue;
+    }
+  }
+
+  public record Operations(Operation summarize, Operation draftReport) {
+    public Operations {
+      summarize = summarize == null ? new Operation(null, null, null) : summarize;
+      draftReport = draftReport == null ? new Operation(null, null, null) : draftReport;
+    }
+  }
+
+  /**
+   * @param model the model id an operation uses when the request names none
+   * @param defaultMaxTokens tokens the model may write when the request gives no maxTokens
+   * @param maxTokens the largest maxTokens honoured
+   */
+  public record Operation(String model, Integer defaultMaxTokens, Integer maxTokens) {
+    public Operation {
+      defaultMaxTokens = defaultMaxTokens == null ? 512 : defaultMaxTokens;
+      maxTokens = maxTokens == null ? 2048 : maxTokens;
+    }
+  }
+
+  /**
+   * @param workers asynchronous jobs running at once on one server (they still queue per model)
+   * @param heartbeat how often a server marks its jobs alive and looks for cancellations
+   * @param abandonedAfter a job without heartbeat for this long is marked failed
+   * @param retention ended jobs are forgotten after this
+   */
+  public record Async(Integer workers, Duration heartbeat, Duration abandonedAfter, Duration retention) {
+    public Async {
+      workers = workers == null ? 4 : workers;
+      heartbeat = heartbeat == null ? Duration.ofSeconds(5) : heartbeat;
+      abandonedAfter = abandonedAfter == null ? Duration.ofSeconds(60) : abandonedAfter;
+      retention = retention == null ? Duration.ofHours(24) : retention;
+    }
+  }
+}

@@ -1,0 +1,148 @@
+package dev.medgemmafhir.server.wiring;
+
+import static dev.medgemmafhir.server.fhir.FhirRestfulServerConfig.FHIR_INTERCEPTOR;
+import static dev.medgemmafhir.server.fhir.FhirRestfulServerConfig.FHIR_PROVIDER;
+
+import ai.onnxruntime.OrtSession;
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
+import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
+import dev.medgemmafhir.engine.MedGemmaModel;
+import dev.medgemmafhir.engine.model.ExecutionProvider;
+import dev.medgemmafhir.engine.model.RuntimeOptions;
+import dev.medgemmafhir.operations.async.AsyncJobStore;
+import dev.medgemmafhir.operations.async.AsyncJobs;
+import dev.medgemmafhir.operations.async.AsyncKickoff;
+import dev.medgemmafhir.operations.async.AsyncStatusProvider;
+import dev.medgemmafhir.operations.context.EncounterContextStrategy;
+import dev.medgemmafhir.operations.context.JpaEncounterContext;
+import dev.medgemmafhir.operations.model.ModelCatalog;
+import dev.medgemmafhir.operations.queue.InferenceQueue;
+import dev.medgemmafhir.operations.run.AiTaskRunner;
+import dev.medgemmafhir.operations.run.ResultWriter;
+import dev.medgemmafhir.operations.summarize.SummarizeOperation;
+import dev.medgemmafhir.operations.summarize.Summarizer;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.Meta;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires the engine and the AI operations into the server from {@code medgemma.*} configuration. */
+@Configuration
+public class OperationsWiring {
+
+  @Bean(destroyMethod = "close")
+  public ModelCatalog modelCatalog(MedGemmaProperties properties, MeterRegistry meters) {
+    Map<String, String> defaults = new HashMap<>();
+    putDefault(defaults, "summarize", properties.operations().summarize().model(), properties);
+    putDefault(defaults, "draft-report", properties.operations().draftReport().model(), properties);
+    ModelCatalog catalog = new ModelCatalog(defaults);
+    RuntimeOptions options = runtimeOptions(properties.engine());
+    properties.models().forEach((id, model) -> {
+      if (model.path() == null) {
+        throw new IllegalStateException("medgemma.models." + id + ".path is not set");
+      }
+      String display = model.displayName() == null || model.displayName().isBlank() ? id : model.displayName();
+      InferenceQueue queue = new InferenceQueue(id, model.concurrency(), model.maxQueue(), 10, meters);
+      String dtype = model.dtype() == null || model.dtype().isBlank() ? null : model.dtype();
+      catalog.load(id, display, () -> MedGemmaModel.load(model.path(), dtype, options), queue);
+    });
+    return catalog;
+  }
+
+  /** An operation without a configured model uses the only model there is. */
+  private static void putDefault(Map<String, String> defaults, String operation, String configured,
+      MedGemmaProperties properties) {
+    if (configured != null && !configured.isBlank()) {
+      if (!properties.models().containsKey(configured)) {
+        throw new IllegalStateException("medgemma.operations." + operation + ".model names '" + configured
+            + "', which is not under medgemma.models");
+      }
+      defaults.put(operation, configured);
+    } else if (properties.models().size() == 1) {
+      defaults.put(operation, properties.models().keySet().iterator().next());
+    }
+  }
+
+  static RuntimeOptions runtimeOptions(MedGemmaProperties.Engine engine) {
+    ExecutionProvider provider = ExecutionProvider.valueOf(engine.executionProvider().toUpperCase(Locale.ROOT));
+    OrtSession.SessionOptions.OptLevel level = switch (engine.optimizationLevel().toLowerCase(Locale.ROOT)) {
+      case "none" -> OrtSession.SessionOptions.OptLevel.NO_OPT;
+      case "basic" -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+      case "extended" -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+      case "all" -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
+      default -> throw new IllegalStateException(
+          "medgemma.engine.optimization-level must be none, basic, extended or all, was " + engine.optimizationLevel());
+    };
+    return RuntimeOptions.defaults().withExecutionProvider(provider)
+        .withThreads(engine.intraOpThreads(), engine.interOpThreads())
+        .withOptimizationLevel(level).withAllowSpinning(engine.allowSpinning());
+  }
+
+  /** Readiness waits for every configured model: a pod that cannot generate takes no traffic. */
+  @Bean
+  public HealthIndicator modelsHealthIndicator(ModelCatalog catalog) {
+    return () -> {
+      Health.Builder health = catalog.allReady() ? Health.up() : Health.outOfService();
+      catalog.states().forEach((id, state) -> health.withDetail(id, state.name().toLowerCase(Locale.ROOT)));
+      return health.build();
+    };
+  }
+
+  @Bean
+  public ResultWriter resultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos) {
+    return new ResultWriter(systemDao, daos);
+  }
+
+  @Bean
+  public AiTaskRunner aiTaskRunner(ResultWriter writer, MeterRegistry meters) {
+    return new AiTaskRunner(writer, meters);
+  }
+
+  @Bean(destroyMethod = "close")
+  public AsyncJobs asyncJobs(DataSource dataSource, AiTaskRunner runner, FhirContext fhir, MedGemmaProperties properties) {
+    MedGemmaProperties.Async async = properties.async();
+    return new AsyncJobs(new AsyncJobStore(dataSource), runner, fhir,
+        new AsyncJobs.Settings(async.workers(), async.heartbeat(), async.abandonedAfter(), async.retention()),
+        Clock.systemUTC());
+  }
+
+  @Bean
+  @Qualifier(FHIR_INTERCEPTOR)
+  public AsyncKickoff asyncKickoff(AsyncJobs jobs) {
+    return new AsyncKickoff(jobs);
+  }
+
+  @Bean
+  @Qualifier(FHIR_PROVIDER)
+  public AsyncStatusProvider asyncStatusProvider(AsyncJobs jobs, FhirContext fhir) {
+    return new AsyncStatusProvider(jobs, fhir);
+  }
+
+  /** Replace this bean to change which facts a summary may draw on. */
+  @Bean
+  @ConditionalOnMissingBean
+  public EncounterContextStrategy encounterContextStrategy(DaoRegistry daos) {
+    return new JpaEncounterContext(daos);
+  }
+
+  @Bean
+  @Qualifier(FHIR_PROVIDER)
+  public SummarizeOperation summarizeOperation(EncounterContextStrategy strategy, ModelCatalog catalog,
+      AiTaskRunner runner, ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties) {
+    MedGemmaProperties.Operation config = properties.operations().summarize();
+    Summarizer summarizer = new Summarizer(strategy, catalog,
+        new Summarizer.Limits(config.defaultMaxTokens(), config.maxTokens()));
+    return new SummarizeOperation(summarizer, runner, writer, async);
+  }
+}

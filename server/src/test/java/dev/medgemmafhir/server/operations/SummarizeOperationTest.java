@@ -1,0 +1,304 @@
+package dev.medgemmafhir.server.operations;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ca.uhn.fhir.context.FhirContext;
+import ca.uhn.fhir.rest.client.api.IGenericClient;
+import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
+import dev.medgemmafhir.operations.AiTransparency;
+import dev.medgemmafhir.server.SyntheaFixtures;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.Device;
+import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Encounter;
+import org.hl7.fhir.r4.model.Extension;
+import org.hl7.fhir.r4.model.IdType;
+import org.hl7.fhir.r4.model.OperationOutcome;
+import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Resource;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * {@code $summarize} end to end over HTTP with the real engine on a forged tiny model and a
+ * Synthea patient. The model's text is noise; what is asserted is the FHIR around it.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {
+      "spring.datasource.url=jdbc:h2:mem:summarize;DB_CLOSE_DELAY=-1",
+      "medgemma.operations.summarize.default-max-tokens=24",
+      "medgemma.operations.summarize.max-tokens=48",
+      "medgemma.models.tiny.display-name=Forged tiny text model",
+      "medgemma.models.tiny.concurrency=1",
+      "medgemma.models.tiny.max-queue=0",
+      "medgemma.async.heartbeat=200ms"
+    })
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SummarizeOperationTest {
+
+  static final FhirContext FHIR = FhirContext.forR4Cached();
+
+  @DynamicPropertySource
+  static void model(DynamicPropertyRegistry registry) {
+    registry.add("medgemma.models.tiny.path", () -> ForgedModels.textOnly().toString());
+  }
+
+  @LocalServerPort int port;
+  IGenericClient client;
+  final HttpClient http = HttpClient.newHttpClient();
+  String encounterId;
+  String patientId;
+
+  @BeforeAll
+  void loadPatientAndWaitForModel() throws Exception {
+    FHIR.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.NEVER);
+    FHIR.getRestfulClientFactory().setSocketTimeout(120_000);
+    client = FHIR.newRestfulGenericClient(base());
+    Bundle response = SyntheaFixtures.loadPatient(client, SyntheaFixtures.PATIENTS.get(2));
+    patientId = new IdType(response.getEntryFirstRep().getResponse().getLocation()).getIdPart();
+    // The encounter with the most recorded observations: a context that must be cut to fit.
+    Bundle encounters = client.search().forResource(Encounter.class)
+        .where(Encounter.PATIENT.hasId(patientId)).count(200).returnBundle(Bundle.class).execute();
+    int best = -1;
+    for (Bundle.BundleEntryComponent e : encounters.getEntry()) {
+      String id = e.getResource().getIdElement().getIdPart();
+      int count = client.search().forResource(org.hl7.fhir.r4.model.Observation.class)
+          .where(org.hl7.fhir.r4.model.Observation.ENCOUNTER.hasId("Encounter/" + id))
+          .summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.COUNT).returnBundle(Bundle.class).execute().getTotal();
+      if (count > best) {
+        best = count;
+        encounterId = id;
+      }
+    }
+    for (int i = 0; i < 600 && get("/readyz").statusCode() != 200; i++) {
+      Thread.sleep(100);
+    }
+    assertThat(get("/readyz").statusCode()).as("model loaded").isEqualTo(200);
+  }
+
+  String base() {
+    return "http://localhost:" + port + "/fhir";
+  }
+
+  HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> post(String path, String parametersJson, String... headers) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base() + path))
+        .timeout(Duration.ofMinutes(2))
+        .header("Content-Type", "application/fhir+json")
+        .POST(HttpRequest.BodyPublishers.ofString(parametersJson));
+    for (int i = 0; i < headers.length; i += 2) {
+      request.header(headers[i], headers[i + 1]);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static String params(String... nameTypeValue) {
+    StringBuilder json = new StringBuilder("{\"resourceType\":\"Parameters\",\"parameter\":[");
+    for (int i = 0; i < nameTypeValue.length; i += 3) {
+      if (i > 0) {
+        json.append(',');
+      }
+      String value = nameTypeValue[i + 1].equals("valueInteger") || nameTypeValue[i + 1].equals("valueBoolean")
+          ? nameTypeValue[i + 2] : "\"" + nameTypeValue[i + 2] + "\"";
+      json.append("{\"name\":\"").append(nameTypeValue[i]).append("\",\"").append(nameTypeValue[i + 1])
+          .append("\":").append(value).append('}');
+    }
+    return json.append("]}").toString();
+  }
+
+  <T extends Resource> T parse(HttpResponse<String> response, Class<T> type) {
+    return type.cast(FHIR.newJsonParser().parseResource(response.body()));
+  }
+
+  int count(Class<? extends Resource> type) {
+    return client.search().forResource(type).summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.COUNT)
+        .returnBundle(Bundle.class).execute().getTotal();
+  }
+
+  @Test
+  void writesALabelledPreliminaryDocumentReferenceWithProvenanceAndReturnsTheSameDraftOnRetry() throws Exception {
+    HttpResponse<String> response = post("/Encounter/" + encounterId + "/$summarize", params("style", "valueCode", "discharge"));
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    DocumentReference doc = parse(response, DocumentReference.class);
+
+    assertThat(doc.getIdElement().getIdPart()).isNotBlank();
+    assertThat(doc.getMeta().getSecurity()).anySatisfy(c -> {
+      assertThat(c.getSystem()).isEqualTo(AiTransparency.OBSERVATION_VALUE);
+      assertThat(c.getCode()).isEqualTo("AIAST");
+    });
+    assertThat(doc.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
+    assertThat(doc.getType().getCodingFirstRep().getCode()).isEqualTo("18842-5");
+    assertThat(doc.getSubject().getReference()).isEqualTo("Patient/" + patientId);
+    assertThat(doc.getContext().getEncounterFirstRep().getReference()).isEqualTo("Encounter/" + encounterId);
+    assertThat(doc.getContentFirstRep().getAttachment().getContentType()).isEqualTo("text/markdown; charset=utf-8");
+    assertThat(doc.getContentFirstRep().getAttachment().getData()).isNotEmpty();
+
+    // The author is the model's Device, created with the AI device type.
+    String deviceRef = doc.getAuthorFirstRep().getReference();
+    assertThat(deviceRef).startsWith("Device/");
+    Device device = client.read().resource(Device.class).withId(new IdType(deviceRef).getIdPart()).execute();
+    assertThat(device.getType().getCodingFirstRep().getCode()).isEqualTo("Artificial-Intelligence");
+    assertThat(device.getIdentifierFirstRep().getSystem()).isEqualTo(AiTransparency.DEVICE_IDENTIFIER_SYSTEM);
+    assertThat(device.getVersionFirstRep().getValue()).contains("sha256:");
+
+    // The context was cut to the tiny model's 1024 tokens, and the cut is reported.
+    Extension summary = doc.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
+    int included = ((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("factsIncluded").getValue()).getValue();
+    int omitted = ((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("factsOmitted").getValue()).getValue();
+    assertThat(included).isPositive();
+    assertThat(omitted).isPositive();
+    assertThat(summary.getExtensionsByUrl("omitted")).isNotEmpty();
+
+    // One AI Provenance: target the draft, author the Device, every input as a versioned reference.
+    Bundle provenances = client.search().forResource(Provenance.class)
+        .where(Provenance.TARGET.hasId("DocumentReference/" + doc.getIdElement().getIdPart()))
+        .returnBundle(Bundle.class).execute();
+    assertThat(provenances.getEntry()).hasSize(1);
+    Provenance provenance = (Provenance) provenances.getEntryFirstRep().getResource();
+    assertThat(provenance.getMeta().getProfile()).extracting(p -> p.getValue())
+        .contains(AiTransparency.AI_PROVENANCE_PROFILE);
+    assertThat(provenance.getAgentFirstRep().getWho().getReference()).isEqualTo(deviceRef);
+    assertThat(provenance.getAgentFirstRep().getType().getCodingFirstRep().getCode()).isEqualTo("author");
+    // Every fact the model saw (the encounter and the patient are facts too), once each.
+    assertThat(provenance.getEntity()).hasSize(included);
+    assertThat(provenance.getEntity()).allSatisfy(e -> {
+      assertThat(e.getRole()).isEqualTo(Provenance.ProvenanceEntityRole.SOURCE);
+      assertThat(e.getWhat().getReference()).contains("/_history/");
+    });
+    assertThat(provenance.getEntity()).extracting(e -> e.getWhat().getReference())
+        .anyMatch(r -> r.startsWith("Encounter/" + encounterId + "/_history/"));
+    // The searches clinicians' apps use find it.
+    Bundle byAgent = client.search().forResource(Provenance.class)
+        .where(Provenance.AGENT.hasId(deviceRef)).returnBundle(Bundle.class).execute();
+    assertThat(byAgent.getEntry()).isNotEmpty();
+    Bundle labelled = client.search().forResource(DocumentReference.class)
+        .withSecurity(AiTransparency.OBSERVATION_VALUE, "AIAST").returnBundle(Bundle.class).execute();
+    assertThat(labelled.getEntry()).extracting(e -> e.getResource().getIdElement().getIdPart())
+        .contains(doc.getIdElement().getIdPart());
+
+    // Retrying over unchanged inputs returns the same draft and writes nothing new.
+    int docs = count(DocumentReference.class);
+    int provs = count(Provenance.class);
+    int devices = count(Device.class);
+    HttpResponse<String> retry = post("/Encounter/" + encounterId + "/$summarize", params("style", "valueCode", "discharge"));
+    assertThat(retry.statusCode()).isEqualTo(200);
+    assertThat(parse(retry, DocumentReference.class).getIdElement().getIdPart()).isEqualTo(doc.getIdElement().getIdPart());
+    assertThat(count(DocumentReference.class)).isEqualTo(docs);
+    assertThat(count(Provenance.class)).isEqualTo(provs);
+
+    // Another style is another draft by the same Device (created once).
+    HttpResponse<String> brief = post("/Encounter/" + encounterId + "/$summarize", params("style", "valueCode", "brief"));
+    assertThat(brief.statusCode()).isEqualTo(200);
+    DocumentReference briefDoc = parse(brief, DocumentReference.class);
+    assertThat(briefDoc.getIdElement().getIdPart()).isNotEqualTo(doc.getIdElement().getIdPart());
+    assertThat(briefDoc.getType().getCodingFirstRep().getCode()).isEqualTo("34133-9");
+    assertThat(briefDoc.getAuthorFirstRep().getReference()).isEqualTo(deviceRef);
+    assertThat(count(Device.class)).isEqualTo(devices);
+  }
+
+  @Test
+  void persistFalseReturnsTheDraftAndWritesNothing() throws Exception {
+    int docs = count(DocumentReference.class);
+    int provs = count(Provenance.class);
+    HttpResponse<String> response = post("/Encounter/" + encounterId + "/$summarize",
+        params("persist", "valueBoolean", "false", "style", "valueCode", "handoff", "maxTokens", "valueInteger", "5"));
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    DocumentReference doc = parse(response, DocumentReference.class);
+    assertThat(doc.hasId()).isFalse();
+    assertThat(doc.getAuthorFirstRep().getIdentifier().getSystem()).isEqualTo(AiTransparency.DEVICE_IDENTIFIER_SYSTEM);
+    Extension summary = doc.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
+    assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("generatedTokens").getValue()).getValue())
+        .isBetween(1, 5);
+    assertThat(count(DocumentReference.class)).isEqualTo(docs);
+    assertThat(count(Provenance.class)).isEqualTo(provs);
+  }
+
+  @Test
+  void badRequestsAreOperationOutcomesWithTheRightStatus() throws Exception {
+    assertOutcome(post("/Encounter/" + encounterId + "/$summarize", params("style", "valueCode", "poem")), 400, "style");
+    assertOutcome(post("/Encounter/" + encounterId + "/$summarize", params("model", "valueString", "nope")), 400, "nope");
+    assertOutcome(post("/Encounter/" + encounterId + "/$summarize", params("maxTokens", "valueInteger", "0")), 400, "maxTokens");
+    assertOutcome(post("/Encounter/does-not-exist/$summarize", params()), 404, "does-not-exist");
+    // GET is refused: the operation writes.
+    HttpResponse<String> viaGet = http.send(HttpRequest.newBuilder(
+        URI.create(base() + "/Encounter/" + encounterId + "/$summarize")).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(viaGet.statusCode()).isIn(400, 405);
+    // An encounter with nothing recorded: 422.
+    Encounter empty = new Encounter().setStatus(Encounter.EncounterStatus.FINISHED);
+    String emptyId = client.create().resource(empty).execute().getId().getIdPart();
+    assertOutcome(post("/Encounter/" + emptyId + "/$summarize", params()), 422, "nothing to summarize");
+  }
+
+  @Test
+  void asyncKickOffPollsToABatchResponseWithTheDraft() throws Exception {
+    HttpResponse<String> kickoff = post("/Encounter/" + encounterId + "/$summarize",
+        params("style", "valueCode", "handoff", "maxTokens", "valueInteger", "7"), "Prefer", "respond-async");
+    assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
+    String status = kickoff.headers().firstValue("Content-Location").orElseThrow();
+    assertThat(status).startsWith(base() + "/$async-status?_jobId=");
+
+    HttpResponse<String> poll = null;
+    for (int i = 0; i < 600; i++) {
+      poll = http.send(HttpRequest.newBuilder(URI.create(status)).build(), HttpResponse.BodyHandlers.ofString());
+      if (poll.statusCode() != 202) {
+        break;
+      }
+      assertThat(poll.headers().firstValue("X-Progress")).isPresent();
+      Thread.sleep(100);
+    }
+    assertThat(poll.statusCode()).as(poll.body()).isEqualTo(200);
+    Bundle result = parse(poll, Bundle.class);
+    assertThat(result.getType()).isEqualTo(Bundle.BundleType.BATCHRESPONSE);
+    assertThat(result.getEntryFirstRep().getResponse().getStatus()).startsWith("201");
+    DocumentReference doc = (DocumentReference) result.getEntryFirstRep().getResource();
+    assertThat(result.getEntryFirstRep().getResponse().getLocation())
+        .startsWith("DocumentReference/" + doc.getIdElement().getIdPart());
+    assertThat(client.read().resource(DocumentReference.class).withId(doc.getIdElement().getIdPart()).execute()
+        .getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
+
+    // DELETE forgets the job: later polls are 404.
+    HttpResponse<String> delete = http.send(HttpRequest.newBuilder(URI.create(status)).DELETE().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(delete.statusCode()).isEqualTo(202);
+    assertThat(http.send(HttpRequest.newBuilder(URI.create(status)).build(), HttpResponse.BodyHandlers.ofString())
+        .statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void asyncFailureIsReportedInTheBatchResponse() throws Exception {
+    HttpResponse<String> unknown = http.send(HttpRequest.newBuilder(URI.create(base() + "/$async-status?_jobId=nope"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(unknown.statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void operationDefinitionIsListedInTheCapabilityStatement() throws Exception {
+    HttpResponse<String> metadata = get("/fhir/metadata");
+    assertThat(metadata.body()).contains("summarize");
+    org.hl7.fhir.r4.model.CapabilityStatement cs = parse(metadata, org.hl7.fhir.r4.model.CapabilityStatement.class);
+    var encounter = cs.getRestFirstRep().getResource().stream().filter(r -> r.getType().equals("Encounter")).findFirst().orElseThrow();
+    assertThat(encounter.getOperation()).extracting(o -> o.getName()).contains("summarize");
+  }
+
+  void assertOutcome(HttpResponse<String> response, int status, String diagnosticsContains) {
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    OperationOutcome outcome = parse(response, OperationOutcome.class);
+    assertThat(outcome.getIssueFirstRep().getDiagnostics()).containsIgnoringCase(diagnosticsContains);
+  }
+}
