@@ -1,6 +1,7 @@
 package dev.medgemmafhir.operations;
 
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import dev.medgemmafhir.operations.model.LoadedModel;
 import dev.medgemmafhir.operations.run.AiTask;
 
 /**
@@ -19,9 +20,14 @@ public final class OperationRequestData {
   private OperationRequestData() {}
 
   public static void record(RequestDetails request, AiTask task) {
-    request.getUserData().put(MODEL_ID, task.model().id());
-    var identifier = task.model().deviceIdentifier();
+    record(request, task.model(), task.target());
+  }
+
+  /** For an operation that knows its model and target before its task is complete. */
+  public static void record(RequestDetails request, LoadedModel model, String target) {
+    request.getUserData().put(MODEL_ID, model.id());
+    var identifier = model.deviceIdentifier();
     request.getUserData().put(MODEL_DEVICE_IDENTIFIER, identifier.getSystem() + "|" + identifier.getValue());
-    request.getUserData().put(TARGET, task.target());
+    request.getUserData().put(TARGET, target);
   }
 }
