@@ -1,0 +1,161 @@
+package dev.medgemmafhir.operations.draftreport;
+
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.operations.AiTransparency;
+import dev.medgemmafhir.operations.model.LoadedModel;
+import dev.medgemmafhir.operations.run.AiProvenance;
+import dev.medgemmafhir.operations.run.AiTask;
+import java.nio.charset.StandardCharsets;
+import java.util.Date;
+import java.util.Locale;
+import org.hl7.fhir.r4.model.Attachment;
+import org.hl7.fhir.r4.model.CodeType;
+import org.hl7.fhir.r4.model.CodeableConcept;
+import org.hl7.fhir.r4.model.Coding;
+import org.hl7.fhir.r4.model.DateTimeType;
+import org.hl7.fhir.r4.model.DiagnosticReport;
+import org.hl7.fhir.r4.model.Extension;
+import org.hl7.fhir.r4.model.Identifier;
+import org.hl7.fhir.r4.model.ImagingStudy;
+import org.hl7.fhir.r4.model.IntegerType;
+import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Reference;
+
+/** A prepared {@code $draft-report} with its images: how the answer becomes a preliminary DiagnosticReport. */
+public final class DraftReportTask implements AiTask {
+
+  static final String LOINC = "http://loinc.org";
+  static final String RADIOLOGY_CATEGORY = "LP29684-5";
+  static final String V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074";
+  static final String IMAGING_STUDY_CODE = "18748-4";
+
+  private final DraftReporter.Plan plan;
+  private final GenerationRequest request;
+
+  DraftReportTask(DraftReporter.Plan plan, GenerationRequest request) {
+    this.plan = plan;
+    this.request = request;
+  }
+
+  @Override
+  public String operation() {
+    return "draft-report";
+  }
+
+  @Override
+  public String target() {
+    return plan.target();
+  }
+
+  @Override
+  public LoadedModel model() {
+    return plan.model();
+  }
+
+  @Override
+  public GenerationRequest request() {
+    return request;
+  }
+
+  @Override
+  public String idempotencyKey() {
+    return plan.idempotencyKey();
+  }
+
+  @Override
+  public String draftType() {
+    return "DiagnosticReport";
+  }
+
+  @Override
+  public boolean persist() {
+    return plan.persist();
+  }
+
+  @Override
+  public Draft complete(GenerationResult generated, Reference device, Reference draftReference) {
+    ImagingStudy study = plan.context().study();
+    String markdown = generated.text().strip();
+    Date now = new Date();
+
+    DiagnosticReport report = new DiagnosticReport();
+    report.getMeta().addSecurity(AiTransparency.aiast());
+    report.addIdentifier().setSystem(AiTransparency.DRAFT_IDENTIFIER_SYSTEM).setValue(plan.idempotencyKey());
+    report.setStatus(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
+    report.addCategory(new CodeableConcept().addCoding(new Coding(LOINC, RADIOLOGY_CATEGORY, "Radiology")));
+    report.addCategory(new CodeableConcept().addCoding(new Coding(V2_0074, "RAD", "Radiology")));
+    CodeableConcept procedure = study.getProcedureCode().stream().filter(CodeableConcept::hasCoding).findFirst()
+        .orElse(null);
+    report.setCode(procedure != null ? procedure.copy()
+        : new CodeableConcept().addCoding(new Coding(LOINC, IMAGING_STUDY_CODE, "Diagnostic imaging study")));
+    if (study.hasSubject()) {
+      report.setSubject(plainReference(study.getSubject()));
+    }
+    if (study.hasEncounter()) {
+      report.setEncounter(plainReference(study.getEncounter()));
+    }
+    if (study.hasStarted()) {
+      report.setEffective(study.getStartedElement().copy());
+    }
+    report.setIssued(now);
+    report.addImagingStudy(new Reference(target()));
+    // DiagnosticReport.basedOn takes orders (ServiceRequest, CarePlan, ...), not appointments or tasks.
+    study.getBasedOn().stream()
+        .filter(r -> "ServiceRequest".equals(r.getReferenceElement().getResourceType())
+            || "CarePlan".equals(r.getReferenceElement().getResourceType()))
+        .forEach(r -> report.addBasedOn(plainReference(r)));
+    String impression = markdown.isEmpty() ? "" : Impression.of(markdown);
+    if (!impression.isEmpty()) {
+      report.setConclusion(impression);
+    }
+    report.addPresentedForm(new Attachment()
+        .setContentType("text/markdown; charset=utf-8")
+        .setLanguage("en")
+        .setData(markdown.getBytes(StandardCharsets.UTF_8))
+        .setTitle("Radiology report (AI draft, " + model().displayName() + "), not yet verified by a clinician")
+        .setCreationElement(new DateTimeType(now)));
+    report.addExtension(inputSummary(generated));
+
+    Provenance provenance = null;
+    if (draftReference != null) {
+      provenance = AiProvenance.of(draftReference, device, plan.context().inputs(), now);
+      for (ReportImage image : plan.images()) {
+        Reference what = new Reference().setDisplay(image.label());
+        if (image instanceof ReportImage.Dicom dicom) {
+          what.setIdentifier(new Identifier().setSystem(StudyImages.DICOM_UID_SYSTEM)
+              .setValue("urn:oid:" + dicom.sopInstanceUid()));
+        } else if (image instanceof ReportImage.Attached file) {
+          what.setDisplay(image.label() + ": " + file.mediaType() + ", " + file.bytes().length + " bytes, "
+              + file.sha256());
+        }
+        provenance.addEntity().setRole(Provenance.ProvenanceEntityRole.SOURCE).setWhat(what);
+      }
+    }
+    return new Draft(report, provenance);
+  }
+
+  /** The same target without a version (the report points at the order, not at one version of it). */
+  private static Reference plainReference(Reference reference) {
+    if (!reference.hasReference() || reference.getReferenceElement().isAbsolute()
+        || reference.getReference().startsWith("#")) {
+      return reference.copy();
+    }
+    Reference copy = new Reference(reference.getReferenceElement().toUnqualifiedVersionless().getValue());
+    if (reference.hasDisplay()) {
+      copy.setDisplay(reference.getDisplay());
+    }
+    return copy;
+  }
+
+  private Extension inputSummary(GenerationResult generated) {
+    Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
+    ext.addExtension("imagesIncluded", new IntegerType(plan.images().size()));
+    ext.addExtension("imagesOmitted", new IntegerType(plan.imagesOmitted()));
+    ext.addExtension("indicationSource", new CodeType(plan.indicationSource()));
+    ext.addExtension("promptTokens", new IntegerType(generated.promptTokenIds().length));
+    ext.addExtension("generatedTokens", new IntegerType(generated.generatedTokenIds().length));
+    ext.addExtension("stopReason", new CodeType(generated.stopReason().name().toLowerCase(Locale.ROOT)));
+    return ext;
+  }
+}

@@ -1,0 +1,230 @@
+package dev.medgemmafhir.operations.draftreport;
+
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
+import dev.medgemmafhir.engine.ChatMessage;
+import dev.medgemmafhir.engine.ContentPart;
+import dev.medgemmafhir.engine.Engine;
+import dev.medgemmafhir.engine.GenerationParams;
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.InvalidInputException;
+import dev.medgemmafhir.operations.model.LoadedModel;
+import dev.medgemmafhir.operations.model.ModelCatalog;
+import dev.medgemmafhir.operations.run.IdempotencyKey;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.hl7.fhir.r4.model.Attachment;
+import org.hl7.fhir.r4.model.IdType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Prepares {@code $draft-report} in two steps. {@link #plan} validates the request, reads the study,
+ * chooses the images and fits them into the model's context, and derives the idempotency key, all
+ * without downloading pixels; {@link #fetch} then downloads the chosen images from the PACS. In
+ * between, the operation can answer a retry with the draft already written.
+ */
+public final class DraftReporter {
+
+  private static final Logger log = LoggerFactory.getLogger(DraftReporter.class);
+
+  /**
+   * Limits from configuration.
+   *
+   * @param defaultMaxImages images used when the request gives no {@code maxImages}
+   * @param maxImagesCap the largest {@code maxImages} honoured
+   * @param maxImagesPerSeries instances taken from one series
+   */
+  public record Limits(int defaultMaxTokens, int maxTokensCap, int defaultMaxImages, int maxImagesCap,
+      int maxImagesPerSeries) {
+    public Limits {
+      if (defaultMaxTokens < 1 || maxTokensCap < defaultMaxTokens) {
+        throw new IllegalArgumentException("draft-report: default-max-tokens must be >= 1 and <= max-tokens");
+      }
+      if (defaultMaxImages < 1 || maxImagesCap < defaultMaxImages || maxImagesPerSeries < 1) {
+        throw new IllegalArgumentException(
+            "draft-report: default-max-images must be >= 1 and <= max-images, max-images-per-series >= 1");
+      }
+    }
+  }
+
+  /**
+   * A checked request whose images are chosen but not yet downloaded.
+   *
+   * @param indicationSource where the indication came from: {@code request}, {@code study} (its reasons and
+   *     orders) or {@code none}
+   * @param images the images in the order the model gets them
+   * @param imagesOmitted images that were available but over {@code maxImages} or the context
+   */
+  public record Plan(LoadedModel model, StudyContext context, String studyLine, String indication,
+      String indicationSource, List<ReportImage> images, int imagesOmitted, int maxTokens, String idempotencyKey,
+      boolean persist) {
+
+    public String target() {
+      return context.target();
+    }
+  }
+
+  private final DaoRegistry daos;
+  private final ModelCatalog models;
+  private final DicomWeb dicomWeb;
+  private final Limits limits;
+
+  public DraftReporter(DaoRegistry daos, ModelCatalog models, DicomWeb dicomWeb, Limits limits) {
+    this.daos = daos;
+    this.models = models;
+    this.dicomWeb = dicomWeb;
+    this.limits = limits;
+  }
+
+  public Plan plan(IdType studyId, Boolean persist, Integer maxTokens, String modelId, String indication,
+      List<Attachment> attachments, Integer maxImages, RequestDetails request) {
+    if (maxTokens != null && maxTokens < 1) {
+      throw new InvalidRequestException("maxTokens must be at least 1, was " + maxTokens);
+    }
+    if (maxImages != null && maxImages < 1) {
+      throw new InvalidRequestException("maxImages must be at least 1, was " + maxImages);
+    }
+    int tokens = Math.min(maxTokens == null ? limits.defaultMaxTokens() : maxTokens, limits.maxTokensCap());
+    int imageLimit = Math.min(maxImages == null ? limits.defaultMaxImages() : maxImages, limits.maxImagesCap());
+    List<ReportImage.Attached> attached = attached(attachments);
+    LoadedModel model = models.require(
+        modelId == null || modelId.isBlank() ? models.defaultModelFor("draft-report") : modelId);
+    requireImageModel(model);
+
+    StudyContext context = StudyContext.read(daos, studyId, request);
+    boolean given = indication != null && !indication.isBlank();
+    String derived = given ? indication.strip() : context.derivedIndication();
+    String indicationText = derived.isBlank() ? "not given" : derived;
+    String indicationSource = given ? "request" : derived.isBlank() ? "none" : "study";
+    String studyLine = context.studyLine();
+
+    // Attached images replace the PACS: a non-DICOM workflow sends what it has.
+    List<ReportImage> candidates = new ArrayList<>();
+    int omitted = 0;
+    if (!attached.isEmpty()) {
+      candidates.addAll(attached.subList(0, Math.min(imageLimit, attached.size())));
+      omitted = attached.size() - candidates.size();
+    } else {
+      candidates.addAll(new StudyImages(daos, dicomWeb).choose(context.study(), limits.maxImagesPerSeries(),
+          imageLimit, request));
+    }
+    int fitting = fit(model.engine(), studyLine, indicationText, candidates, tokens);
+    omitted += candidates.size() - fitting;
+    List<ReportImage> chosen = inReadingOrder(candidates.subList(0, fitting));
+
+    List<String> parameters = new ArrayList<>();
+    parameters.add("maxTokens=" + tokens);
+    parameters.add("indication=" + indicationText);
+    chosen.forEach(i -> parameters.add("image=" + i.key()));
+    String key = IdempotencyKey.of("draft-report", ReportPrompt.VERSION, parameters,
+        model.deviceIdentifier().getValue(), context.inputs());
+    log.debug("draft-report plan for {}: {} images ({} left out), model {}", context.target(), chosen.size(), omitted,
+        model.id());
+    return new Plan(model, context, studyLine, indicationText, indicationSource, chosen, omitted, tokens, key,
+        persist == null || persist);
+  }
+
+  /** Downloads the planned DICOM images; attached ones are already here. */
+  public DraftReportTask fetch(Plan plan) {
+    long start = System.nanoTime();
+    List<ContentPart> pixels = new ArrayList<>();
+    int fromPacs = 0;
+    for (ReportImage image : plan.images()) {
+      if (image instanceof ReportImage.Dicom dicom) {
+        pixels.add(new ContentPart.Image(dicomWeb.rendered(dicom.address(), dicom.studyUid(), dicom.seriesUid(),
+            dicom.sopInstanceUid()).bytes()));
+        fromPacs++;
+      } else if (image instanceof ReportImage.Attached file) {
+        pixels.add(new ContentPart.Image(file.bytes()));
+      }
+    }
+    if (fromPacs > 0) {
+      log.info("draft-report fetched {} images for {} from the PACS in {} ms", fromPacs, plan.target(),
+          (System.nanoTime() - start) / 1_000_000);
+    }
+    var iterator = pixels.iterator();
+    List<ChatMessage> messages = ReportPrompt.render(plan.studyLine(), plan.indication(), plan.images(),
+        image -> iterator.next());
+    return new DraftReportTask(plan, new GenerationRequest(messages, GenerationParams.greedy(plan.maxTokens())));
+  }
+
+  /** Inline images must be PNG or JPEG data; anything else is the caller's mistake (400). */
+  private static List<ReportImage.Attached> attached(List<Attachment> attachments) {
+    List<ReportImage.Attached> images = new ArrayList<>();
+    if (attachments == null) {
+      return images;
+    }
+    for (Attachment attachment : attachments) {
+      int index = images.size() + 1;
+      if (!attachment.hasData()) {
+        throw new InvalidRequestException("image " + index + " has no inline data: only inline PNG or JPEG"
+            + " attachments ('data') are supported" + (attachment.hasUrl() ? ", not 'url'" : ""));
+      }
+      byte[] bytes = attachment.getData();
+      Optional<String> format = ImageFormat.sniff(bytes);
+      if (format.isEmpty()) {
+        throw new InvalidRequestException("image " + index + " is not a PNG or JPEG file (" + bytes.length + " bytes"
+            + (attachment.hasContentType() ? ", contentType " + attachment.getContentType() : "") + ")");
+      }
+      if (attachment.hasContentType()) {
+        String declared = attachment.getContentType().split(";")[0].strip().toLowerCase(Locale.ROOT);
+        String expected = format.get();
+        if (!declared.equals(expected) && !(expected.equals(ImageFormat.JPEG) && declared.equals("image/jpg"))) {
+          throw new InvalidRequestException("image " + index + " declares contentType " + attachment.getContentType()
+              + " but its data is " + expected);
+        }
+      }
+      images.add(new ReportImage.Attached(index, bytes, format.get(),
+          attachment.hasTitle() ? attachment.getTitle() : null));
+    }
+    return images;
+  }
+
+  /** A text-only model cannot read images: say so before any work is done. */
+  private static void requireImageModel(LoadedModel model) {
+    GenerationRequest probe = new GenerationRequest(
+        List.of(ChatMessage.user(new ContentPart.Image(new byte[0]))), GenerationParams.greedy(1));
+    try {
+      model.engine().countPromptTokens(probe);
+    } catch (InvalidInputException e) {
+      throw new InvalidRequestException("Model '" + model.id() + "' takes no images, so it cannot draft a report from"
+          + " a study; name an image-text model (parameter 'model' or medgemma.operations.draft-report.model)");
+    }
+  }
+
+  /**
+   * How many of {@code candidates} (a prefix: most wanted first) fit in the context together with the
+   * instructions and room for {@code maxTokens} of answer, measured with the model's own tokenizer.
+   */
+  private static int fit(Engine engine, String studyLine, String indication, List<ReportImage> candidates,
+      int maxTokens) {
+    int budget = engine.contextLength() - maxTokens;
+    GenerationParams params = GenerationParams.greedy(maxTokens);
+    for (int n = candidates.size(); n >= 1; n--) {
+      List<ChatMessage> messages = ReportPrompt.render(studyLine, indication, candidates.subList(0, n),
+          ReportPrompt::placeholder);
+      if (engine.countPromptTokens(new GenerationRequest(messages, params)) <= budget) {
+        return n;
+      }
+    }
+    throw new InvalidRequestException("maxTokens " + maxTokens + " leaves no room for the instructions, the"
+        + " indication and one image in the model's context of " + engine.contextLength() + " tokens");
+  }
+
+  /** The model reads the images as a radiologist would: series by series, each from the first image on. */
+  private static List<ReportImage> inReadingOrder(List<ReportImage> images) {
+    List<ReportImage> ordered = new ArrayList<>(images);
+    ordered.sort((a, b) -> {
+      if (a instanceof ReportImage.Dicom x && b instanceof ReportImage.Dicom y) {
+        return x.seriesRank() != y.seriesRank() ? Integer.compare(x.seriesRank(), y.seriesRank())
+            : Integer.compare(x.position(), y.position());
+      }
+      return 0;
+    });
+    return ordered;
+  }
+}
