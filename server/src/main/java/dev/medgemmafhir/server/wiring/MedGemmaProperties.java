@@ -3,8 +3,10 @@ package dev.medgemmafhir.server.wiring;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 /**
  * The models and the AI operations ({@code medgemma.*}). Every property is listed with its
@@ -60,10 +62,49 @@ public record MedGemmaProperties(
     }
   }
 
-  public record Operations(Operation summarize, Operation draftReport) {
+  public record Operations(Operation summarize, DraftReport draftReport) {
     public Operations {
       summarize = summarize == null ? new Operation(null, null, null) : summarize;
-      draftReport = draftReport == null ? new Operation(null, null, null) : draftReport;
+      draftReport = draftReport == null ? new DraftReport(null, null, null, null, null, null, null) : draftReport;
+    }
+  }
+
+  /**
+   * {@code $draft-report}: the model and token limits as for every operation, plus images.
+   *
+   * @param defaultMaxImages images the model gets when the request gives no maxImages
+   * @param maxImages the largest maxImages honoured (the model's context may allow fewer)
+   * @param maxImagesPerSeries instances taken from one series (spread over it, middle first)
+   * @param dicomweb how the server calls the studies' PACS
+   */
+  public record DraftReport(String model, Integer defaultMaxTokens, Integer maxTokens, Integer defaultMaxImages,
+      Integer maxImages, Integer maxImagesPerSeries, Dicomweb dicomweb) {
+    public DraftReport {
+      defaultMaxTokens = defaultMaxTokens == null ? 512 : defaultMaxTokens;
+      maxTokens = maxTokens == null ? 2048 : maxTokens;
+      defaultMaxImages = defaultMaxImages == null ? 4 : defaultMaxImages;
+      maxImages = maxImages == null ? 16 : maxImages;
+      maxImagesPerSeries = maxImagesPerSeries == null ? 3 : maxImagesPerSeries;
+      dicomweb = dicomweb == null ? new Dicomweb(null, null, null, null, null) : dicomweb;
+    }
+  }
+
+  /**
+   * @param connectTimeout time to open a connection to the PACS
+   * @param timeout time for one PACS request, body included
+   * @param maxImageSize largest rendered image accepted from the PACS
+   * @param authorization {@code Authorization} header value sent to the PACS (e.g. {@code Bearer ...}); needs
+   *     allowedAddresses
+   * @param allowedAddresses Endpoint addresses (URL prefixes) the server may call; empty = any http(s) address
+   */
+  public record Dicomweb(Duration connectTimeout, Duration timeout, DataSize maxImageSize, String authorization,
+      List<String> allowedAddresses) {
+    public Dicomweb {
+      connectTimeout = connectTimeout == null ? Duration.ofSeconds(5) : connectTimeout;
+      timeout = timeout == null ? Duration.ofSeconds(30) : timeout;
+      maxImageSize = maxImageSize == null ? DataSize.ofMegabytes(32) : maxImageSize;
+      authorization = authorization == null ? "" : authorization;
+      allowedAddresses = allowedAddresses == null ? List.of() : List.copyOf(allowedAddresses);
     }
   }
 
