@@ -15,6 +15,9 @@ import dev.medgemmafhir.operations.async.AsyncJobs;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
 import dev.medgemmafhir.operations.async.AsyncStatusProvider;
 import dev.medgemmafhir.operations.context.EncounterContextStrategy;
+import dev.medgemmafhir.operations.draftreport.DicomWeb;
+import dev.medgemmafhir.operations.draftreport.DraftReportOperation;
+import dev.medgemmafhir.operations.draftreport.DraftReporter;
 import dev.medgemmafhir.operations.context.JpaEncounterContext;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
@@ -144,5 +147,19 @@ public class OperationsWiring {
     Summarizer summarizer = new Summarizer(strategy, catalog,
         new Summarizer.Limits(config.defaultMaxTokens(), config.maxTokens()));
     return new SummarizeOperation(summarizer, runner, writer, async);
+  }
+
+  @Bean
+  @Qualifier(FHIR_PROVIDER)
+  public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiTaskRunner runner,
+      ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties) {
+    MedGemmaProperties.DraftReport config = properties.operations().draftReport();
+    MedGemmaProperties.Dicomweb pacs = config.dicomweb();
+    DicomWeb dicomWeb = new DicomWeb(new DicomWeb.Settings(pacs.connectTimeout(), pacs.timeout(),
+        pacs.maxImageSize().toBytes(), pacs.authorization(), pacs.allowedAddresses()));
+    DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, new DraftReporter.Limits(
+        config.defaultMaxTokens(), config.maxTokens(), config.defaultMaxImages(), config.maxImages(),
+        config.maxImagesPerSeries()));
+    return new DraftReportOperation(reporter, runner, writer, async);
   }
 }
