@@ -7,15 +7,17 @@ package dev.medgemmafhir.interceptors.audit;
 public final class AuditContract {
 
   /**
-   * The model that produced the output. The operations ({@code $summarize}, {@code $draft-report})
-   * put here an {@code org.hl7.fhir.r4.model.Reference} whose {@code reference} is the model's
-   * {@code Device/{id}} and whose {@code display} is the model id (for example
-   * {@code medgemma-4b-it q4}); a plain {@code String} {@code "Device/{id}"} is accepted too.
-   * Set it as soon as the model is known, so a failed run is attributed as well. When absent,
-   * the audit trail takes the Device from the returned resource's {@code author} or from its AI
-   * Provenance.
+   * The model that ran. The operations ({@code $summarize}, {@code $draft-report}) put here the
+   * model's configured id as a {@code String} (for example {@code medgemma-4b}) as soon as the
+   * model is chosen, so failed runs are attributed too. An {@code org.hl7.fhir.r4.model.Reference}
+   * to the model's {@code Device/{id}}, or a {@code String} {@code "Device/{id}"}, is accepted as
+   * well. When absent, the audit trail takes the Device from the returned resource's
+   * {@code author} or from its AI Provenance.
    */
   public static final String MODEL = "medgemma.model";
+
+  /** The model Device's identifier as {@code system|value} (a {@code String}); set with {@link #MODEL}. */
+  public static final String MODEL_DEVICE = "medgemma.model.device";
 
   /** The verifying Practitioner, a {@code Reference}; set by {@code $verify}. */
   public static final String VERIFIER = "medgemma.verifier";

@@ -11,6 +11,7 @@ import ca.uhn.fhir.rest.api.server.ResponseDetails;
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.param.ReferenceParam;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import ca.uhn.fhir.rest.server.servlet.ServletRequestDetails;
 import dev.medgemmafhir.interceptors.smart.SmartPrincipal;
 import java.util.Date;
@@ -95,10 +96,29 @@ public class AuditEventInterceptor {
     String target = request.getResourceName() + "/" + request.getId().getIdPart();
     try {
       AuditEvent event = build(request, operation, target, status, result);
-      daos.getResourceDao(AuditEvent.class).create(event, new SystemRequestDetails());
+      try {
+        daos.getResourceDao(AuditEvent.class).create(event, new SystemRequestDetails());
+      } catch (InvalidRequestException unresolvable) {
+        // A reference this server cannot resolve (an unknown target id, a fhirUser on another
+        // server): keep the record, with those references as text.
+        daos.getResourceDao(AuditEvent.class).create(unresolved(event), new SystemRequestDetails());
+      }
       LOG.info("Audit: {} on {} -> HTTP {}", operation, target, status);
     } catch (RuntimeException e) {
       LOG.error("Could not record the AuditEvent for {} on {} (HTTP {}): {}", operation, target, status, e.toString());
+    }
+  }
+
+  private static AuditEvent unresolved(AuditEvent event) {
+    AuditEvent copy = event.copy();
+    copy.getAgent().forEach(a -> textOnly(a.getWho()));
+    copy.getEntity().forEach(e -> textOnly(e.getWhat()));
+    return copy;
+  }
+
+  private static void textOnly(Reference reference) {
+    if (reference.hasReference()) {
+      reference.setDisplay(reference.getReference()).setReference(null);
     }
   }
 
@@ -182,10 +202,22 @@ public class AuditEventInterceptor {
     if (model instanceof Reference reference) {
       return Optional.of(reference.copy());
     }
-    if (model instanceof String reference && !reference.isBlank()) {
-      return Optional.of(new Reference(reference));
+    if (model instanceof String id && id.startsWith("Device/")) {
+      return Optional.of(new Reference(id));
     }
-    return result == null ? Optional.empty() : modelOf(result);
+    Optional<Reference> device = result == null ? Optional.empty() : modelOf(result);
+    if (!(model instanceof String id) || id.isBlank()) {
+      return device;
+    }
+    // A model id: name it, and point at its Device (by id when known, else by identifier).
+    Reference reference = device.orElseGet(Reference::new).setDisplay(id);
+    Object identifier = request.getUserData().get(AuditContract.MODEL_DEVICE);
+    if (identifier instanceof String systemAndValue && systemAndValue.contains("|")) {
+      int bar = systemAndValue.indexOf('|');
+      reference.setIdentifier(new Identifier()
+          .setSystem(systemAndValue.substring(0, bar)).setValue(systemAndValue.substring(bar + 1)));
+    }
+    return Optional.of(reference);
   }
 
   /** The AI Device that wrote a resource: its Device author, else the author agent of its Provenance. */

@@ -18,6 +18,8 @@ import java.util.Optional;
  * </table>
  *
  * With {@code patient/} scopes the instance must also be in the token's patient compartment.
+ * Polling an asynchronous kick-off ({@code GET/DELETE [base]/$async-status?_jobId=...}) needs a
+ * valid token only: the job id is unguessable and the kick-off was checked.
  */
 public final class OperationScopePolicy {
 
@@ -35,6 +37,9 @@ public final class OperationScopePolicy {
       "DocumentReference/$verify", List.of(new Permission("DocumentReference", 'u')),
       "DiagnosticReport/$verify", List.of(new Permission("DiagnosticReport", 'u')));
 
+  /** The status endpoint of asynchronous kick-offs (operations module). */
+  public static final String ASYNC_STATUS = "$async-status";
+
   private OperationScopePolicy() {}
 
   /** What an instance operation needs, or empty for an operation this policy does not cover. */
@@ -48,6 +53,7 @@ public final class OperationScopePolicy {
         + "ImagingStudy/{id}/$draft-report needs ImagingStudy.r + DiagnosticReport.c; "
         + "DocumentReference/{id}/$verify needs DocumentReference.u; "
         + "DiagnosticReport/{id}/$verify needs DiagnosticReport.u; "
-        + "with patient/ scopes the instance must be in the token's patient compartment";
+        + "with patient/ scopes the instance must be in the token's patient compartment; "
+        + "polling $async-status needs a valid token only";
   }
 }

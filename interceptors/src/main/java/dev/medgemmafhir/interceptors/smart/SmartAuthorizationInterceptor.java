@@ -77,6 +77,12 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
     if (operation != null && !operation.startsWith("$")) {
       operation = "$" + operation;
     }
+    if (OperationScopePolicy.ASYNC_STATUS.equals(operation)
+        && request.getRestOperationType() == RestOperationTypeEnum.EXTENDED_OPERATION_SERVER) {
+      // The status URL of an async kick-off is a capability URL (a random job id); the kick-off
+      // itself was checked against the operation's scopes.
+      return new RuleBuilder().allowAll(operation + " of an accepted kick-off").build();
+    }
     String resourceType = request.getResourceName();
     Optional<List<Permission>> needs = resourceType == null || request.getId() == null
         ? Optional.empty()

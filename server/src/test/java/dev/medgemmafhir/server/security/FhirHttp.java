@@ -1,0 +1,73 @@
+package dev.medgemmafhir.server.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ca.uhn.fhir.context.FhirContext;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.OperationOutcome;
+
+/** Raw FHIR over HTTP, so tests see exactly the status, headers and body a client sees. */
+final class FhirHttp {
+
+  static final FhirContext FHIR = FhirContext.forR4Cached();
+
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final String base;
+
+  FhirHttp(int port) {
+    this.base = "http://localhost:" + port + "/fhir";
+  }
+
+  HttpResponse<String> get(String path, String token) {
+    return send(request(path, token).GET());
+  }
+
+  HttpResponse<String> post(String path, String token, IBaseResource body) {
+    return send(request(path, token).POST(json(body)));
+  }
+
+  HttpResponse<String> put(String path, String token, IBaseResource body) {
+    return send(request(path, token).PUT(json(body)));
+  }
+
+  HttpResponse<String> delete(String path, String token) {
+    return send(request(path, token).DELETE());
+  }
+
+  static <T extends IBaseResource> T parse(HttpResponse<String> response, Class<T> type) {
+    return FHIR.newJsonParser().parseResource(type, response.body());
+  }
+
+  /** Asserts an OperationOutcome with this status and returns its diagnostics. */
+  static String outcome(HttpResponse<String> response, int status) {
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    OperationOutcome outcome = parse(response, OperationOutcome.class);
+    return outcome.getIssueFirstRep().getDiagnostics();
+  }
+
+  private HttpRequest.Builder request(String path, String token) {
+    HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base + "/" + path))
+        .header("Accept", "application/fhir+json");
+    if (token != null) {
+      builder.header("Authorization", "Bearer " + token);
+    }
+    return builder;
+  }
+
+  private static HttpRequest.BodyPublisher json(IBaseResource body) {
+    return HttpRequest.BodyPublishers.ofString(FHIR.newJsonParser().encodeResourceToString(body));
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder request) {
+    try {
+      return http.send(request.header("Content-Type", "application/fhir+json").build(),
+          HttpResponse.BodyHandlers.ofString());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
