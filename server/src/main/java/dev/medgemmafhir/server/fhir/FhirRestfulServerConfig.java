@@ -53,6 +53,9 @@ public class FhirRestfulServerConfig {
     RestfulServer server = new RestfulServer(systemDao.getContext());
     // Narratives would put clinical text into generated HTML we never show; skip the work.
     server.getFhirContext().setNarrativeGenerator(new NullNarrativeGenerator());
+    // An AI Provenance names the exact versions the model read (FHIR_CONVENTIONS.md); HAPI strips
+    // versions from references everywhere else, in storage and in responses alike.
+    server.getFhirContext().getParserOptions().setDontStripVersionsFromReferencesAtPaths("Provenance.entity.what");
     server.registerProviders(resourceProviders.createProviders());
     server.registerProvider(systemProvider);
     plainProviders.orderedStream().forEach(server::registerProvider);
