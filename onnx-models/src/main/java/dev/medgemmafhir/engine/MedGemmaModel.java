@@ -54,13 +54,16 @@ public final class MedGemmaModel implements Engine {
     private final SessionFactory sessions;
     private final List<GraphInfo> graphs;
     private final ModelIdentity identity;
+    private final ModelDirectory.GraphFiles files;
 
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final ConcurrentLinkedQueue<Cancellation> running = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
 
     private MedGemmaModel(ModelDirectory directory, ModelConfig config, String variant, ChatFormat format, ImagePreprocessor images,
-                          ModelRuntime runtime, SessionFactory sessions, List<GraphInfo> graphs, ModelIdentity identity) {
+                          ModelRuntime runtime, SessionFactory sessions, List<GraphInfo> graphs, ModelIdentity identity,
+                          ModelDirectory.GraphFiles files) {
+        this.files = files;
         this.directory = directory;
         this.config = config;
         this.variant = variant;
@@ -150,7 +153,7 @@ public final class MedGemmaModel implements Engine {
             ModelIdentity identity = identity(root, config, files);
             LOG.log(Level.INFO, "Loaded {0} ({1}, variant {2}, {3} layers, context {4}) on {5}", identity.modelId(), directory.layout(),
                     files.variant(), ds.layers(), config.contextLength(), factory.provider());
-            return new MedGemmaModel(directory, config, files.variant(), format, images, runtime, factory, List.copyOf(infos), identity);
+            return new MedGemmaModel(directory, config, files.variant(), format, images, runtime, factory, List.copyOf(infos), identity, files);
         } catch (RuntimeException e) {
             for (int i = opened.size() - 1; i >= 0; i--) {
                 try {
@@ -245,6 +248,38 @@ public final class MedGemmaModel implements Engine {
         } finally {
             lifecycle.readLock().unlock();
         }
+    }
+
+    /**
+     * Continues {@code promptIds} as given, without the chat format (text only). With {@code stopAtEos} false it
+     * decodes exactly {@code params.maxNewTokens()} tokens (or up to the context limit): what the {@code bench}
+     * command needs for a fixed amount of work on any model, random-weight ones included.
+     */
+    public GenerationResult generateTokens(int[] promptIds, GenerationParams params, boolean stopAtEos, Cancellation cancellation) {
+        lifecycle.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("model is closed");
+            }
+            running.add(cancellation);
+            try {
+                return new Generation(runtime, promptIds, List.of(), params, TextStreamListener.NONE, cancellation, stopAtEos).run();
+            } finally {
+                running.remove(cancellation);
+            }
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** The decoder's inputs and outputs as the engine feeds them (cache layout, element types, vocabulary). */
+    public GraphSignatures.Decoder decoderSignature() {
+        return runtime.decoderSignature();
+    }
+
+    /** The graph files of the loaded variant, external data included. */
+    public ModelDirectory.GraphFiles graphFiles() {
+        return files;
     }
 
     /** The prompt text of {@code messages} in the model's chat format, image runs expanded. */

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         description = "Run MedGemma ONNX exports locally with ONNX Runtime.",
         subcommands = {
                 GenerateCommand.class,
+                BenchCommand.class,
                 InspectCommand.class,
                 ModelsCommand.class,
                 CommandLine.HelpCommand.class,

@@ -55,6 +55,7 @@ public final class Generation {
     private final GenerationParams params;
     private final TextStreamListener listener;
     private final Cancellation cancellation;
+    private final boolean stopAtEos;
 
     private final Object terminateLock = new Object();
     private boolean finished;
@@ -81,6 +82,16 @@ public final class Generation {
 
     public Generation(ModelRuntime rt, int[] promptIds, List<float[]> pixelValues, GenerationParams params, TextStreamListener listener,
                       Cancellation cancellation) {
+        this(rt, promptIds, pixelValues, params, listener, cancellation, true);
+    }
+
+    /**
+     * @param stopAtEos false to decode exactly {@code params.maxNewTokens()} tokens whatever they are: benchmarks need a
+     *     fixed amount of work, and a random-weight model emits end-of-sequence ids at random
+     */
+    public Generation(ModelRuntime rt, int[] promptIds, List<float[]> pixelValues, GenerationParams params, TextStreamListener listener,
+                      Cancellation cancellation, boolean stopAtEos) {
+        this.stopAtEos = stopAtEos;
         this.rt = rt;
         this.sig = rt.decoderSignature();
         this.prompt = promptIds.clone();
@@ -138,7 +149,7 @@ public final class Generation {
                 }
                 generated[count++] = next;
                 sampler.accept(next);
-                if (rt.isEos(next)) {
+                if (stopAtEos && rt.isEos(next)) {
                     reason = StopReason.END_OF_SEQUENCE;
                     break;
                 }

@@ -1,0 +1,75 @@
+package dev.medgemmafhir.engine.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.medgemmafhir.engine.forge.ForgeSpec;
+import dev.medgemmafhir.engine.forge.ForgedModel;
+import dev.medgemmafhir.engine.forge.ModelForge;
+import dev.medgemmafhir.engine.forge.WeightVariant;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code bench} on a tiny forged model: the report has every field, with values that can be real. No timing thresholds. */
+class BenchCommandTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void jsonReportsSpeedsMemoryBandwidthAndRooflinePerPromptLength() throws Exception {
+        ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly().variants(WeightVariant.Q4).externalData(true), tmp.resolve("m"));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = MedGemmaCli.commandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int code = cli.execute("bench", "--model", forged.dir().toString(), "--dtype", "q4", "--prompt-lengths", "8,24",
+                "--decode-tokens", "4", "--runs", "3", "--warmup", "1", "--bandwidth-mib", "64", "--json");
+        assertEquals(0, code, err.toString());
+
+        JsonNode r = new ObjectMapper().readTree(out.toString());
+        assertTrue(r.at("/machine/memory_bandwidth_bytes_per_s").asDouble() > 0);
+        assertTrue(r.at("/machine/cpu").asText().length() > 0);
+        assertEquals("q4", r.get("variant").asText());
+        // The embedding table is most of a tiny model's bytes, but one of its rows is all a token reads.
+        assertTrue(r.get("weight_bytes_per_token").asLong() > 0);
+        long kvPerToken = 2L * forged.dims().layers() * forged.dims().kvHeads() * forged.dims().headDim() * 4;
+        assertEquals(kvPerToken, r.get("kv_cache_bytes_per_context_token").asLong());
+        assertTrue(r.get("peak_resident_bytes").asLong() > 0);
+
+        JsonNode lengths = r.get("lengths");
+        assertEquals(2, lengths.size());
+        assertEquals(8, lengths.get(0).get("prompt_tokens").asInt());
+        assertEquals(24, lengths.get(1).get("prompt_tokens").asInt());
+        for (JsonNode l : lengths) {
+            for (String field : new String[] {"prefill_tokens_per_s", "time_to_first_token_ms", "decode_tokens_per_s",
+                    "bytes_per_decoded_token", "roofline_decode_tokens_per_s", "roofline_fraction"}) {
+                assertTrue(l.get(field).asDouble() > 0, field + " in " + l);
+            }
+            assertEquals(3, l.get("decode_tokens_per_s_runs").size());
+        }
+        // A longer context reads more cache per token.
+        assertTrue(lengths.get(1).get("bytes_per_decoded_token").asLong() > lengths.get(0).get("bytes_per_decoded_token").asLong());
+    }
+
+    @Test
+    void tableIsTheDefaultAndBadArgumentsExitWithTwo() {
+        ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly(), tmp.resolve("t"));
+        StringWriter out = new StringWriter();
+        CommandLine cli = MedGemmaCli.commandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(new StringWriter()));
+        assertEquals(0, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "8", "--decode-tokens", "3",
+                "--runs", "1", "--bandwidth-mib", "16"));
+        assertTrue(out.toString().contains("roofline"), out.toString());
+        assertEquals(2, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "5000", "--decode-tokens", "3"));
+    }
+}
