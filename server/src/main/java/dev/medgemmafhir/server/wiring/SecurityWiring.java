@@ -6,6 +6,7 @@ import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import dev.medgemmafhir.interceptors.audit.AuditEventInterceptor;
 import dev.medgemmafhir.interceptors.labels.AiLabelProtectionInterceptor;
+import dev.medgemmafhir.interceptors.labels.MetaDeleteGuard;
 import dev.medgemmafhir.interceptors.review.ClinicianReviewProvider;
 import dev.medgemmafhir.interceptors.review.ReviewGateInterceptor;
 import dev.medgemmafhir.interceptors.smart.AccessTokenValidator;
@@ -119,6 +120,13 @@ public class SecurityWiring {
     ReviewGateInterceptor interceptor = new ReviewGateInterceptor();
     jpaInterceptors.registerInterceptor(interceptor);
     return interceptor;
+  }
+
+  /** {@code $meta-delete} changes labels without an update: checked on the REST server. */
+  @Bean
+  @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
+  public MetaDeleteGuard metaDeleteGuard() {
+    return new MetaDeleteGuard();
   }
 
   @Bean

@@ -13,6 +13,7 @@ import org.hl7.fhir.r4.model.CodeType;
 import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Enumerations.DocumentReferenceStatus;
+import org.hl7.fhir.r4.model.Meta;
 import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.Practitioner;
 import org.hl7.fhir.r4.model.Provenance;
@@ -161,6 +162,13 @@ class OpenServerReviewTest {
     unlabelled.getMeta().getSecurity().clear();
     outcome(fhir.put(ids.report(), null, unlabelled), 422);
     outcome(fhir.delete(ids.reportProvenance(), null), 422);
+    Parameters metaDelete = new Parameters();
+    Meta aiast = new Meta();
+    aiast.addSecurity(AiDrafts.AIAST_SYSTEM, "AIAST", null);
+    metaDelete.addParameter().setName("meta").setValue(aiast);
+    outcome(fhir.post(ids.report() + "/$meta-delete", null, metaDelete), 422);
+    assertThat(parse(fhir.get(ids.report(), null), DiagnosticReport.class).getMeta().getSecurity())
+        .anyMatch(c -> "AIAST".equals(c.getCode()));
 
     // A draft may still be edited as a draft, and other resources are untouched by the rules.
     DiagnosticReport edited = report.copy().setConclusion("Edited draft impression.");
