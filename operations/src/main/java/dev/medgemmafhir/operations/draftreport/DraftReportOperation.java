@@ -13,6 +13,7 @@ import java.util.List;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Attachment;
 import org.hl7.fhir.r4.model.BooleanType;
+import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.ImagingStudy;
 import org.hl7.fhir.r4.model.IntegerType;
@@ -37,7 +38,7 @@ public final class DraftReportOperation {
   }
 
   @Operation(name = "$draft-report", type = ImagingStudy.class, idempotent = false,
-      returnParameters = @OperationParam(name = "return", typeName = "DiagnosticReport", min = 1, max = 1))
+      returnParameters = @OperationParam(name = "return", type = DiagnosticReport.class, min = 1, max = 1))
   @Description(shortDefinition = "AI draft radiology report of an imaging study (MedGemma, runs locally)",
       value = "Takes a bounded number of images of the study from its DICOMweb Endpoint (WADO-RS 'rendered', the"
           + " middle of each series first) or the attached 'image's, asks the configured MedGemma image-text model"
