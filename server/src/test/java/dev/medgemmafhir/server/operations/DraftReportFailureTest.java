@@ -1,0 +1,158 @@
+package dev.medgemmafhir.server.operations;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ca.uhn.fhir.interceptor.api.IInterceptorService;
+import com.sun.net.httpserver.HttpServer;
+import dev.medgemmafhir.engine.EngineException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.hl7.fhir.r4.model.Parameters;
+import org.hl7.fhir.r4.model.Reference;
+import org.hl7.fhir.r4.model.StringType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+/**
+ * A failed {@code $draft-report} writes nothing: not the report, not its Provenance, not even the
+ * model's Device, whether the engine, the PACS or the database write fails.
+ */
+class DraftReportFailureTest extends AiOperationsServer {
+
+  static final String STUDY_UID = "1.2.826.0.1.3680043.10.999.1";
+  static final String SERIES_UID = STUDY_UID + ".1";
+
+  @Autowired IInterceptorService interceptors;
+  HttpServer fakePacs;
+  final AtomicInteger pacsRequests = new AtomicInteger();
+
+  /** A PACS that answers every rendered image with 503 under /broken and with an HTML page under /html. */
+  @BeforeAll
+  void startFakePacs() throws IOException {
+    fakePacs = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    fakePacs.createContext("/broken/", exchange -> {
+      pacsRequests.incrementAndGet();
+      exchange.sendResponseHeaders(503, -1);
+      exchange.close();
+    });
+    fakePacs.createContext("/html/", exchange -> {
+      pacsRequests.incrementAndGet();
+      byte[] body = "<html><body>Login required</body></html>".getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "text/html");
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    fakePacs.start();
+  }
+
+  @AfterAll
+  void stopFakePacs() {
+    fakePacs.stop(0);
+  }
+
+  String studyAt(String address, boolean listInstances) {
+    String endpoint = StudyFixtures.endpoint(client, address);
+    return StudyFixtures.create(client, study -> {
+      study.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:" + STUDY_UID);
+      study.addEndpoint(new Reference(endpoint));
+      if (listInstances) {
+        StudyFixtures.series(study, SERIES_UID, 1, "CR", SERIES_UID + ".1", SERIES_UID + ".2");
+      } else {
+        StudyFixtures.series(study, SERIES_UID, 1, "CR");
+      }
+    }).study();
+  }
+
+  static int closedPort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  static Parameters withModel(String model, byte[]... images) {
+    Parameters parameters = DraftReportOperationTest.withImages(images);
+    parameters.addParameter("model", new StringType(model));
+    return parameters;
+  }
+
+  @Test
+  void anEngineFailureWritesNothing() throws Exception {
+    String model = register("failing-engine", ScriptedEngine.images("failing-engine", 4096, 16, request -> {
+      throw new EngineException("ONNX Runtime failed in the decoder");
+    }));
+    String study = StudyFixtures.create(client, s -> { }).study();
+    Map<String, Integer> before = written();
+    HttpResponse<String> response = post("/" + study + "/$draft-report", withModel(model, picture("png", 1, 16, 16)));
+    assertOutcome(response, 500, "Generation failed");
+    assertThat(written()).isEqualTo(before);
+    assertThat(devicesFor("failing-engine")).isZero();
+  }
+
+  @Test
+  void anUnreachablePacsIsA502NamingTheUrlAndWritesNothing() throws Exception {
+    String address = "http://127.0.0.1:" + closedPort() + "/dicom-web";
+    String study = studyAt(address + "/", true);
+    Map<String, Integer> before = written();
+    HttpResponse<String> response = post("/" + study + "/$draft-report", new Parameters());
+    assertOutcome(response, 502, "The PACS failed: GET " + address + "/studies/" + STUDY_UID + "/series/" + SERIES_UID
+        + "/instances/", "/rendered", "connection failed");
+    assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void aPacsErrorStatusIsA502AndWritesNothing() throws Exception {
+    String address = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/broken/dicom-web";
+    Map<String, Integer> before = written();
+    int requests = pacsRequests.get();
+    assertOutcome(post("/" + studyAt(address, true) + "/$draft-report", new Parameters()), 502, "HTTP 503", address);
+    assertThat(pacsRequests.get()).isGreaterThan(requests);
+    // Listing the instances the study does not name fails the same way.
+    assertOutcome(post("/" + studyAt(address, false) + "/$draft-report", new Parameters()), 502, "HTTP 503",
+        address + "/studies/" + STUDY_UID + "/series/" + SERIES_UID + "/instances");
+    assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void aPacsAnswerThatIsNoImageIsA502AndWritesNothing() throws Exception {
+    String address = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/html/dicom-web";
+    Map<String, Integer> before = written();
+    HttpResponse<String> response = post("/" + studyAt(address, true) + "/$draft-report", new Parameters());
+    assertOutcome(response, 502, "not a PNG or JPEG image", "text/html");
+    assertThat(response.body()).doesNotContain("Login required");
+    assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void aFailedDatabaseWriteWritesNothing() throws Exception {
+    String model = register("db-failure", ScriptedEngine.images("db-failure", 4096, 16,
+        request -> "## Impression\nNormal."));
+    String study = StudyFixtures.create(client, s -> { }).study();
+    Map<String, Integer> before = written();
+    FailingProvenanceWrite failure = new FailingProvenanceWrite();
+    interceptors.registerInterceptor(failure);
+    try {
+      HttpResponse<String> response = post("/" + study + "/$draft-report", withModel(model, picture("png", 2, 16, 16)));
+      assertThat(response.statusCode()).as(response.body()).isGreaterThanOrEqualTo(500);
+      assertThat(failure.calls.get()).as("the Provenance write was attempted").isPositive();
+    } finally {
+      interceptors.unregisterInterceptor(failure);
+    }
+    assertThat(written()).isEqualTo(before);
+    assertThat(devicesFor("db-failure")).isZero();
+
+    // The same request succeeds once the database does: the failure left nothing in the way.
+    HttpResponse<String> retry = post("/" + study + "/$draft-report", withModel(model, picture("png", 2, 16, 16)));
+    assertThat(retry.statusCode()).as(retry.body()).isEqualTo(200);
+    assertThat(devicesFor("db-failure")).isOne();
+    assertThat(written()).containsEntry("DiagnosticReport", before.get("DiagnosticReport") + 1)
+        .containsEntry("Provenance", before.get("Provenance") + 1).containsEntry("Device", before.get("Device") + 1);
+  }
+}
