@@ -51,11 +51,12 @@ public class FhirRestfulServerConfig {
       @Qualifier(FHIR_PROVIDER) ObjectProvider<Object> plainProviders,
       @Qualifier(FHIR_INTERCEPTOR) ObjectProvider<Object> interceptors) {
     RestfulServer server = new RestfulServer(systemDao.getContext());
+    // HAPI stores references without their version unless told otherwise; a Provenance must
+    // name the exact version of every input, and a summary the versions it cites.
+    server.getFhirContext().getParserOptions().setDontStripVersionsFromReferencesAtPaths(
+        "Provenance.entity.what", "DocumentReference.context.related", "AuditEvent.entity.what");
     // Narratives would put clinical text into generated HTML we never show; skip the work.
     server.getFhirContext().setNarrativeGenerator(new NullNarrativeGenerator());
-    // An AI Provenance names the exact versions the model read (FHIR_CONVENTIONS.md); HAPI strips
-    // versions from references everywhere else, in storage and in responses alike.
-    server.getFhirContext().getParserOptions().setDontStripVersionsFromReferencesAtPaths("Provenance.entity.what");
     server.registerProviders(resourceProviders.createProviders());
     server.registerProvider(systemProvider);
     plainProviders.orderedStream().forEach(server::registerProvider);
