@@ -35,6 +35,10 @@ final class ModelOptions {
             description = "Graph optimisation: NO_OPT, BASIC_OPT, EXTENDED_OPT, ALL_OPT. Default: ${DEFAULT-VALUE}.")
     OptLevel optimization;
 
+    @Option(names = "--q4-accuracy-level", paramLabel = "N", defaultValue = "-1",
+            description = "MatMulNBits accuracy_level for 4-bit graphs: -1 as exported (default), 4 = int8 compute on CPU (faster).")
+    int q4AccuracyLevel;
+
     RuntimeOptions runtime() {
         ExecutionProvider ep = switch (provider.toLowerCase(java.util.Locale.ROOT)) {
             case "cpu" -> ExecutionProvider.CPU;
@@ -46,7 +50,8 @@ final class ModelOptions {
                 .withCudaDevice(cudaDevice)
                 .withThreads(threads, 0)
                 .withAllowSpinning(!noSpinning)
-                .withOptimizationLevel(optimization);
+                .withOptimizationLevel(optimization)
+                .withQ4AccuracyLevel(q4AccuracyLevel);
     }
 
     MedGemmaModel load() {

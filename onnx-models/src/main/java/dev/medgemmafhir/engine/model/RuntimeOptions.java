@@ -13,6 +13,8 @@ import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
  * @param allowSpinning whether idle ONNX Runtime threads spin (faster steps, burns CPU between them)
  * @param logitsBudgetBytes without {@code num_logits_to_keep}, prefill runs in chunks whose logits fit in this
  * @param prefillChunkTokens fixed prefill chunk length; 0 = derived from {@code logitsBudgetBytes}
+ * @param q4AccuracyLevel -1 runs 4-bit MatMulNBits nodes as exported; 0-4 rewrites their {@code accuracy_level} at load
+ *     (4 = int8 compute on CPU: much faster, not bit-identical to the export, see {@link MatMulNBitsAccuracy})
  */
 public record RuntimeOptions(
         ExecutionProvider executionProvider,
@@ -22,44 +24,52 @@ public record RuntimeOptions(
         OptLevel optimizationLevel,
         boolean allowSpinning,
         long logitsBudgetBytes,
-        int prefillChunkTokens) {
+        int prefillChunkTokens,
+        int q4AccuracyLevel) {
 
     public RuntimeOptions {
+        if (q4AccuracyLevel < -1 || q4AccuracyLevel > 4) {
+            throw new IllegalArgumentException("q4 accuracy level must be -1 (as exported) or 0-4, was " + q4AccuracyLevel);
+        }
         if (intraOpThreads < 0 || interOpThreads < 0 || prefillChunkTokens < 0 || logitsBudgetBytes < 1) {
             throw new IllegalArgumentException("thread counts and chunk sizes must not be negative");
         }
     }
 
-    /** CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 64 MiB of prefill logits. */
+    /** CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 64 MiB of prefill logits, q4 as exported. */
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 64L << 20, 0);
+        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 64L << 20, 0, -1);
     }
 
     public RuntimeOptions withExecutionProvider(ExecutionProvider ep) {
-        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens);
+        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withCudaDevice(int device) {
-        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens);
+        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withThreads(int intraOp, int interOp) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withOptimizationLevel(OptLevel level) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withAllowSpinning(boolean spin) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withPrefillChunkTokens(int tokens) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens, q4AccuracyLevel);
     }
 
     public RuntimeOptions withLogitsBudgetBytes(long bytes) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens, q4AccuracyLevel);
+    }
+
+    public RuntimeOptions withQ4AccuracyLevel(int level) {
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, level);
     }
 }

@@ -5,8 +5,16 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * Opens ONNX Runtime sessions from file paths (never byte arrays: weights past 2 GB and external
@@ -19,9 +27,12 @@ public final class SessionFactory implements AutoCloseable {
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
     private final ExecutionProvider provider;
+    private final int q4AccuracyLevel;
+    private final List<Path> rewritten = new ArrayList<>();
 
     public SessionFactory(OrtEnvironment env, RuntimeOptions runtime) {
         this.env = env;
+        this.q4AccuracyLevel = runtime.q4AccuracyLevel();
         try {
             options = new OrtSession.SessionOptions();
             options.setOptimizationLevel(runtime.optimizationLevel());
@@ -66,7 +77,7 @@ public final class SessionFactory implements AutoCloseable {
     /** Opens {@code graph}; a failure names the file and what ONNX Runtime said. */
     public OrtSession open(Path dir, Path graph) {
         try {
-            return env.createSession(graph.toString(), options);
+            return env.createSession(withAccuracyLevel(dir, graph).toString(), options);
         } catch (OrtException e) {
             String hint = ModelDirectory.externalData(graph).isEmpty() && String.valueOf(e.getMessage()).contains("external")
                     ? " (its external data file " + graph.getFileName() + "_data is missing)" : "";
@@ -74,8 +85,51 @@ public final class SessionFactory implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code graph} itself, or, when a q4 accuracy level is asked for and the graph's MatMulNBits differ from it, a
+     * rewritten copy in a temporary directory beside links to the original external data files (ONNX Runtime finds
+     * external data next to the graph file; the weights are neither copied nor loaded twice).
+     */
+    private Path withAccuracyLevel(Path dir, Path graph) {
+        if (q4AccuracyLevel < 0) {
+            return graph;
+        }
+        try {
+            if (Files.size(graph) > (1L << 30)) {
+                LOG.log(Level.WARNING, "{0} keeps its weights inline ({1} bytes); its q4 accuracy level is left as exported",
+                        graph, Files.size(graph));
+                return graph;
+            }
+            Optional<byte[]> bytes = MatMulNBitsAccuracy.withAccuracyLevel(Files.readAllBytes(graph), q4AccuracyLevel);
+            if (bytes.isEmpty()) {
+                return graph;
+            }
+            Path tmp = Files.createTempDirectory("medgemma-graph-");
+            rewritten.add(tmp);
+            Path copy = tmp.resolve(graph.getFileName());
+            Files.write(copy, bytes.get());
+            for (Path data : ModelDirectory.externalData(graph)) {
+                Files.createSymbolicLink(tmp.resolve(data.getFileName()), data.toAbsolutePath());
+            }
+            LOG.log(Level.INFO, "{0}: MatMulNBits accuracy_level set to {1}", graph.getFileName(), q4AccuracyLevel);
+            return copy;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            throw ModelLoadException.at(dir, graph, "cannot set the q4 accuracy level: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() {
         options.close();
+        // The sessions hold what they need; the rewritten graphs and links can go.
+        for (Path tmp : rewritten) {
+            try (Stream<Path> files = Files.walk(tmp)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException | UncheckedIOException e) {
+                LOG.log(Level.WARNING, "could not remove {0}: {1}", tmp, e.getMessage());
+            }
+        }
     }
 }
