@@ -12,6 +12,7 @@ import dev.medgemmafhir.operations.run.ResultWriter;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.BooleanType;
 import org.hl7.fhir.r4.model.CodeType;
+import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Encounter;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.IntegerType;
@@ -37,7 +38,7 @@ public final class SummarizeOperation {
   }
 
   @Operation(name = "$summarize", type = Encounter.class, idempotent = false,
-      returnParameters = @OperationParam(name = "return", typeName = "DocumentReference", min = 1, max = 1))
+      returnParameters = @OperationParam(name = "return", type = DocumentReference.class, min = 1, max = 1))
   @Description(shortDefinition = "AI draft summary of an encounter (MedGemma, runs locally)",
       value = "Reads the encounter, its patient and their clinical facts, asks the configured MedGemma model for a"
           + " summary that cites its sources, and writes it as a preliminary DocumentReference labelled AIAST"

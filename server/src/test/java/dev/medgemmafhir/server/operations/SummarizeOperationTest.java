@@ -127,7 +127,9 @@ class SummarizeOperationTest {
   }
 
   int count(Class<? extends Resource> type) {
+    // no-cache: HAPI answers a repeated search from its cache, which would hide a new write.
     return client.search().forResource(type).summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.COUNT)
+        .cacheControl(new ca.uhn.fhir.rest.api.CacheControlDirective().setNoCache(true))
         .returnBundle(Bundle.class).execute().getTotal();
   }
 
@@ -294,6 +296,16 @@ class SummarizeOperationTest {
     org.hl7.fhir.r4.model.CapabilityStatement cs = parse(metadata, org.hl7.fhir.r4.model.CapabilityStatement.class);
     var encounter = cs.getRestFirstRep().getResource().stream().filter(r -> r.getType().equals("Encounter")).findFirst().orElseThrow();
     assertThat(encounter.getOperation()).extracting(o -> o.getName()).contains("summarize");
+    String definition = encounter.getOperation().stream().filter(o -> o.getName().equals("summarize"))
+        .findFirst().orElseThrow().getDefinition();
+    HttpResponse<String> opDef = get("/fhir/OperationDefinition/" + definition.substring(definition.lastIndexOf('/') + 1));
+    org.hl7.fhir.r4.model.OperationDefinition od = parse(opDef, org.hl7.fhir.r4.model.OperationDefinition.class);
+    assertThat(od.getParameter()).extracting(p -> p.getName())
+        .contains("style", "persist", "maxTokens", "model", "return");
+    assertThat(od.getParameter()).filteredOn(p -> p.getName().equals("return")).first()
+        .satisfies(p -> assertThat(p.getType()).isEqualTo("DocumentReference"));
+    assertThat(od.getParameter()).filteredOn(p -> !p.getName().equals("return"))
+        .allSatisfy(p -> assertThat(p.getDocumentation()).isNotBlank());
   }
 
   void assertOutcome(HttpResponse<String> response, int status, String diagnosticsContains) {
