@@ -2,18 +2,12 @@ package dev.medgemmafhir.server.operations;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ca.uhn.fhir.context.FhirContext;
-import ca.uhn.fhir.rest.client.api.IGenericClient;
-import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import dev.medgemmafhir.operations.AiTransparency;
 import dev.medgemmafhir.server.SyntheaFixtures;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Device;
 import org.hl7.fhir.r4.model.DocumentReference;
@@ -21,51 +15,23 @@ import org.hl7.fhir.r4.model.Encounter;
 import org.hl7.fhir.r4.model.Extension;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.OperationOutcome;
+import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.Provenance;
 import org.hl7.fhir.r4.model.Resource;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * {@code $summarize} end to end over HTTP with the real engine on a forged tiny model and a
  * Synthea patient. The model's text is noise; what is asserted is the FHIR around it.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = {
-      "spring.datasource.url=jdbc:h2:mem:summarize;DB_CLOSE_DELAY=-1",
-      "medgemma.operations.summarize.default-max-tokens=24",
-      "medgemma.operations.summarize.max-tokens=48",
-      "medgemma.models.tiny.display-name=Forged tiny text model",
-      "medgemma.models.tiny.concurrency=1",
-      "medgemma.models.tiny.max-queue=0",
-      "medgemma.async.heartbeat=200ms"
-    })
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class SummarizeOperationTest {
+class SummarizeOperationTest extends AiOperationsServer {
 
-  static final FhirContext FHIR = FhirContext.forR4Cached();
-
-  @DynamicPropertySource
-  static void model(DynamicPropertyRegistry registry) {
-    registry.add("medgemma.models.tiny.path", () -> ForgedModels.textOnly().toString());
-  }
-
-  @LocalServerPort int port;
-  IGenericClient client;
-  final HttpClient http = HttpClient.newHttpClient();
   String encounterId;
   String patientId;
 
   @BeforeAll
-  void loadPatientAndWaitForModel() throws Exception {
-    FHIR.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.NEVER);
-    FHIR.getRestfulClientFactory().setSocketTimeout(120_000);
-    client = FHIR.newRestfulGenericClient(base());
+  void loadPatient() {
     Bundle response = SyntheaFixtures.loadPatient(client, SyntheaFixtures.PATIENTS.get(2));
     patientId = new IdType(response.getEntryFirstRep().getResponse().getLocation()).getIdPart();
     // The encounter with the most recorded observations: a context that must be cut to fit.
@@ -82,33 +48,9 @@ class SummarizeOperationTest {
         encounterId = id;
       }
     }
-    for (int i = 0; i < 600 && get("/readyz").statusCode() != 200; i++) {
-      Thread.sleep(100);
-    }
-    assertThat(get("/readyz").statusCode()).as("model loaded").isEqualTo(200);
   }
 
-  String base() {
-    return "http://localhost:" + port + "/fhir";
-  }
-
-  HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
-  HttpResponse<String> post(String path, String parametersJson, String... headers) throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base() + path))
-        .timeout(Duration.ofMinutes(2))
-        .header("Content-Type", "application/fhir+json")
-        .POST(HttpRequest.BodyPublishers.ofString(parametersJson));
-    for (int i = 0; i < headers.length; i += 2) {
-      request.header(headers[i], headers[i + 1]);
-    }
-    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  static String params(String... nameTypeValue) {
+  static Parameters params(String... nameTypeValue) {
     StringBuilder json = new StringBuilder("{\"resourceType\":\"Parameters\",\"parameter\":[");
     for (int i = 0; i < nameTypeValue.length; i += 3) {
       if (i > 0) {
@@ -119,18 +61,7 @@ class SummarizeOperationTest {
       json.append("{\"name\":\"").append(nameTypeValue[i]).append("\",\"").append(nameTypeValue[i + 1])
           .append("\":").append(value).append('}');
     }
-    return json.append("]}").toString();
-  }
-
-  <T extends Resource> T parse(HttpResponse<String> response, Class<T> type) {
-    return type.cast(FHIR.newJsonParser().parseResource(response.body()));
-  }
-
-  int count(Class<? extends Resource> type) {
-    // no-cache: HAPI answers a repeated search from its cache, which would hide a new write.
-    return client.search().forResource(type).summaryMode(ca.uhn.fhir.rest.api.SummaryEnum.COUNT)
-        .cacheControl(new ca.uhn.fhir.rest.api.CacheControlDirective().setNoCache(true))
-        .returnBundle(Bundle.class).execute().getTotal();
+    return FHIR.newJsonParser().parseResource(Parameters.class, json.append("]}").toString());
   }
 
   @Test
@@ -308,9 +239,4 @@ class SummarizeOperationTest {
         .allSatisfy(p -> assertThat(p.getDocumentation()).isNotBlank());
   }
 
-  void assertOutcome(HttpResponse<String> response, int status, String diagnosticsContains) {
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-    OperationOutcome outcome = parse(response, OperationOutcome.class);
-    assertThat(outcome.getIssueFirstRep().getDiagnostics()).containsIgnoringCase(diagnosticsContains);
-  }
 }
