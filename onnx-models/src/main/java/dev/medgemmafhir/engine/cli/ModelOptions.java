@@ -39,6 +39,10 @@ final class ModelOptions {
             description = "MatMulNBits accuracy_level for 4-bit graphs: -1 as exported (default), 4 = int8 compute on CPU (faster).")
     int q4AccuracyLevel;
 
+    @Option(names = "--prefill-chunk", paramLabel = "N", defaultValue = "0",
+            description = "Prompt tokens per prefill run; 0 = as many as the logits budget allows (default).")
+    int prefillChunk;
+
     RuntimeOptions runtime() {
         ExecutionProvider ep = switch (provider.toLowerCase(java.util.Locale.ROOT)) {
             case "cpu" -> ExecutionProvider.CPU;
@@ -51,7 +55,8 @@ final class ModelOptions {
                 .withThreads(threads, 0)
                 .withAllowSpinning(!noSpinning)
                 .withOptimizationLevel(optimization)
-                .withQ4AccuracyLevel(q4AccuracyLevel);
+                .withQ4AccuracyLevel(q4AccuracyLevel)
+                .withPrefillChunkTokens(prefillChunk);
     }
 
     MedGemmaModel load() {

@@ -36,9 +36,14 @@ public record RuntimeOptions(
         }
     }
 
-    /** CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 64 MiB of prefill logits, q4 as exported. */
+    /**
+     * CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 512 MiB of prefill logits, q4 as exported.
+     * The logits budget sets the prefill chunk of graphs without {@code num_logits_to_keep} (512 rows of Gemma's 262k
+     * columns): every run of a q4 graph at the exported accuracy level dequantizes all weights once, so a 64-row chunk
+     * made a 128-token prefill ~12% slower than one run (BENCHMARKS.md); transformers.js takes all rows at once.
+     */
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 64L << 20, 0, -1);
+        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 512L << 20, 0, -1);
     }
 
     public RuntimeOptions withExecutionProvider(ExecutionProvider ep) {
