@@ -49,7 +49,7 @@ public record ClinicalFact(Section section, String reference, Instant date, Stri
       throw new IllegalArgumentException("a fact needs text: " + reference);
     }
     // One fact is one line: the citation key goes in front of it.
-    text = text.replaceAll("\\s*[\\r\\n]+\\s*", " ").strip();
+    text = dev.medgemmafhir.operations.prompt.PromptText.defuse(text.replaceAll("\\s*[\\r\\n]+\\s*", " ").strip());
   }
 
   /** The resource type of the source, e.g. {@code Condition}. */

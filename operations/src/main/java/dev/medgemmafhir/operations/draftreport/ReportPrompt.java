@@ -2,6 +2,7 @@ package dev.medgemmafhir.operations.draftreport;
 
 import dev.medgemmafhir.engine.ChatMessage;
 import dev.medgemmafhir.engine.ContentPart;
+import dev.medgemmafhir.operations.prompt.PromptText;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -26,10 +27,10 @@ final class ReportPrompt {
   static List<ChatMessage> render(String study, String indication, List<ReportImage> images,
       Function<ReportImage, ContentPart> pixels) {
     List<ContentPart> parts = new ArrayList<>();
-    parts.add(new ContentPart.Text("Study: " + study + "\nClinical indication: " + indication
+    parts.add(new ContentPart.Text("Study: " + PromptText.defuse(study) + "\nClinical indication: " + PromptText.defuse(indication)
         + "\n\nImages (" + images.size() + "):"));
     for (int i = 0; i < images.size(); i++) {
-      parts.add(new ContentPart.Text("\nImage " + (i + 1) + ": " + images.get(i).label()));
+      parts.add(new ContentPart.Text("\nImage " + (i + 1) + ": " + PromptText.defuse(images.get(i).label())));
       parts.add(pixels.apply(images.get(i)));
     }
     parts.add(new ContentPart.Text("\nWrite the draft report."));
