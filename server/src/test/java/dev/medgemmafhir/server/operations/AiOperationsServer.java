@@ -10,6 +10,7 @@ import ca.uhn.fhir.rest.client.api.ServerValidationModeEnum;
 import dev.medgemmafhir.engine.Engine;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -32,6 +33,7 @@ import org.hl7.fhir.r4.model.Resource;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -42,6 +44,8 @@ import org.springframework.test.context.DynamicPropertySource;
  * H2 in memory, the forged image+text model as {@code vision}, small token limits. Tests that need
  * to see the prompt or make the engine fail register a {@link ScriptedEngine} next to it.
  */
+// Metrics export is on: the operations' Prometheus metrics are under test.
+@AutoConfigureObservability
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = {
       "spring.datasource.url=jdbc:h2:mem:ai-operations;DB_CLOSE_DELAY=-1",
@@ -71,6 +75,7 @@ abstract class AiOperationsServer {
 
   @LocalServerPort int port;
   @Autowired ModelCatalog catalog;
+  @Autowired MeterRegistry meters;
   IGenericClient client;
   final HttpClient http = HttpClient.newHttpClient();
 

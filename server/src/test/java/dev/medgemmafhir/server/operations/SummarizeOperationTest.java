@@ -221,6 +221,48 @@ class SummarizeOperationTest extends AiOperationsServer {
   }
 
   @Test
+  void aFullQueueAnswers429WithRetryAfterAndTheMetricsShowTheWork() throws Exception {
+    // A model that holds its only slot until released, with no waiting room.
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch generating = new java.util.concurrent.CountDownLatch(1);
+    ScriptedEngine slow = ScriptedEngine.textOnly("slow", request -> {
+      generating.countDown();
+      try {
+        release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return "Stable [C1].";
+    });
+    catalog.put("slow", "Slow scripted model", slow,
+        new dev.medgemmafhir.operations.queue.InferenceQueue("slow", 1, 0, 9, meters));
+    Parameters first = params("model", "valueString", "slow", "persist", "valueBoolean", "false");
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> running = java.util.concurrent.CompletableFuture
+        .supplyAsync(() -> {
+          try {
+            return post("/Encounter/" + encounterId + "/$summarize", first);
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+    assertThat(generating.await(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+
+    HttpResponse<String> rejected = post("/Encounter/" + encounterId + "/$summarize", first);
+    assertOutcome(rejected, 429, "queue", "respond-async");
+    assertThat(rejected.headers().firstValue("Retry-After")).contains("9");
+    String during = get("/actuator/prometheus").body();
+    assertThat(during).contains("medgemma_inference_running{model=\"slow\"} 1.0");
+
+    release.countDown();
+    assertThat(running.get(60, java.util.concurrent.TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    String after = get("/actuator/prometheus").body();
+    assertThat(after).contains("medgemma_inference_running{model=\"slow\"} 0.0")
+        .contains("medgemma_inference_queue_depth{model=\"slow\"} 0.0")
+        .containsPattern("medgemma_generation_duration_seconds_count\\{model=\"slow\",operation=\"summarize\"\\} 1")
+        .contains("medgemma_generation_tokens_total{model=\"slow\",operation=\"summarize\"}");
+  }
+
+  @Test
   void operationDefinitionIsListedInTheCapabilityStatement() throws Exception {
     HttpResponse<String> metadata = get("/fhir/metadata");
     assertThat(metadata.body()).contains("summarize");
