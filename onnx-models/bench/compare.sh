@@ -25,10 +25,12 @@ OUT="${OUT:-$(mktemp /tmp/medgemma-compare.XXXXXX.jsonl)}"
 js="$module/src/test/js"
 [ -f "$JAR" ] || { echo "build the CLI first: mvn -pl onnx-models package -DskipTests" >&2; exit 2; }
 [ -d "$js/node_modules" ] || { echo "install the reference first: sh $js/install.sh" >&2; exit 2; }
+# A private copy: a rebuild during the comparison must not swap the jar under a running JVM.
+cp "$JAR" "$OUT.jar"; JAR="$OUT.jar"; trap 'rm -f "$OUT.jar"' EXIT
 
 engine() {
   java -jar "$JAR" bench --model "$model" --dtype "$DTYPE" --threads "$THREADS" --prompt-lengths "$1" $ENGINE_ARGS \
-    --decode-tokens "$DECODE" --runs 1 --warmup 1 --bandwidth-mib 0 --json 2>/dev/null \
+    --decode-tokens "$DECODE" --runs 1 --warmup 1 --bandwidth-mib 0 --json 2>"$OUT.err" \
   | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["lengths"][0]; print(json.dumps({"runtime":"engine","prompt_tokens":l["prompt_tokens"],"ttft_ms":l["time_to_first_token_ms"],"decode_tokens_per_s":l["decode_tokens_per_s"],"peak_resident_bytes":r["peak_resident_bytes"]}))'
 }
 

@@ -23,6 +23,7 @@ out="${1:-${OUT:-/tmp/medgemma-gpu}}"
 mkdir -p "$out"
 model="${MODEL:-/tmp/medgemma-4b-shape}"
 LENGTHS="${LENGTHS:-128,512,2048}"
+MVN_ARGS="${MVN_ARGS--o}"   # MVN_ARGS= (empty) lets Maven download onnxruntime_gpu
 exec > >(tee "$out/gpu.log") 2>&1
 
 echo "== $(date -u +%FT%TZ)"
@@ -31,13 +32,13 @@ grep -m1 'model name' /proc/cpuinfo; nproc; free -g | head -2
 
 if [ ! -f "$model/onnx/model_q4.onnx" ]; then
   echo "== forging $model"
-  mvn -B -q -o -pl onnx-models test-compile
-  mvn -B -q -o -pl onnx-models org.codehaus.mojo:exec-maven-plugin:3.6.4:java -Dexec.classpathScope=test \
+  mvn -B -q $MVN_ARGS -pl onnx-models test-compile
+  mvn -B -q $MVN_ARGS -pl onnx-models org.codehaus.mojo:exec-maven-plugin:3.6.4:java -Dexec.classpathScope=test \
     -Dexec.mainClass=dev.medgemmafhir.engine.forge.BenchmarkModel -Dexec.args="$model 4"
 fi
 
 echo "== building the CLI against onnxruntime_gpu"
-mvn -B -q -o -Pcuda -pl onnx-models package -DskipTests
+mvn -B -q $MVN_ARGS -Pcuda -pl onnx-models package -DskipTests
 jar=onnx-models/target/medgemma-cli.jar
 
 run() {  # label, extra args...

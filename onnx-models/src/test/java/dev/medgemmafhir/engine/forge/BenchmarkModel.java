@@ -14,9 +14,11 @@ import java.util.stream.Stream;
  * (262208 x 2560 x 4 B = 2.7 GB, of which one row is read per token) and the output head is
  * its own MatMulNBits. Test code (it uses the forge); run it through Maven:
  * <pre>
- * mvn -o -pl onnx-models test-compile exec:java -Dexec.classpathScope=test \
+ * mvn -o -pl onnx-models test-compile
+ * mvn -o -pl onnx-models org.codehaus.mojo:exec-maven-plugin:3.6.4:java -Dexec.classpathScope=test \
  *     -Dexec.mainClass=dev.medgemmafhir.engine.forge.BenchmarkModel -Dexec.args="/tmp/medgemma-4b-shape [accuracy_level]"
  * </pre>
+ * (onnx-models/BENCHMARKS.md has the numbers it gave.)
  */
 public final class BenchmarkModel {
 

@@ -70,7 +70,8 @@ import org.springframework.test.context.DynamicPropertySource;
  * It prints the breakdown; it asserts only that the operation succeeded (no timing thresholds).
  * {@code -Dbench.prefillTps} and {@code -Dbench.decodeTps} (tokens/s of the 4B model on the
  * machine, from {@code medgemma-cli bench}) turn the measured prompt length into a realistic
- * generation time to compare against.
+ * generation time to compare against (defaults: the q4 model as exported on the 2-core CPU of
+ * onnx-models/BENCHMARKS.md). {@code -Dbench.showPrompt=true} prints the prompt.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = {
@@ -155,8 +156,8 @@ class SummarizePipelineBenchmark {
     double write = median(timed, 4);
     double outside = total - model;
     double promptTokens = median(timed, 5);
-    double prefillTps = Double.parseDouble(System.getProperty("bench.prefillTps", "10"));
-    double decodeTps = Double.parseDouble(System.getProperty("bench.decodeTps", "1"));
+    double prefillTps = Double.parseDouble(System.getProperty("bench.prefillTps", "24"));
+    double decodeTps = Double.parseDouble(System.getProperty("bench.decodeTps", "4.3"));
     double realistic = 1000 * (promptTokens / prefillTps + MAX_TOKENS / decodeTps);
     System.out.printf(Locale.ROOT, "%n$summarize on an encounter with %s resources (median of %d runs after %d warm-up), %s:%n"
             + "  total %.0f ms = HTTP in + gathering %.0f ms, prompt fitting %.0f ms (%.0f token counts, %.0f prompt tokens),"
