@@ -10,6 +10,7 @@ import static dev.medgemmafhir.operations.context.FactText.when;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.param.ReferenceParam;
 import ca.uhn.fhir.rest.param.TokenParam;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
@@ -39,7 +40,14 @@ import org.hl7.fhir.r4.model.Type;
 /**
  * The default context: the encounter, its patient, what was recorded in the encounter, and what
  * matters across encounters (active problems, allergies, current medications), read through the
- * JPA DAOs with the caller's request so the server's access rules apply.
+ * JPA DAOs.
+ *
+ * <p>The encounter and its patient are read with the caller's request, so the server's access
+ * rules decide whether the caller may summarise this encounter at all (a {@code patient/} token
+ * only reaches its own patient). The facts are then searched as the system: the operation's
+ * documented scope policy ({@code Encounter.r} + {@code DocumentReference.c}) is what grants
+ * reading an encounter's clinical context, and a search made with the caller's REST request
+ * would be cut to the server's page size (20) instead of returning every fact.
  */
 public final class JpaEncounterContext implements EncounterContextStrategy {
 
@@ -53,17 +61,17 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   }
 
   @Override
-  public EncounterContext gather(IdType encounterId, RequestDetails request) {
-    Encounter encounter = daos.getResourceDao(Encounter.class).read(encounterId.toUnqualifiedVersionless(), request);
+  public EncounterContext gather(IdType encounterId, RequestDetails caller) {
+    Encounter encounter = daos.getResourceDao(Encounter.class).read(encounterId.toUnqualifiedVersionless(), caller);
     String encounterRef = "Encounter/" + encounter.getIdElement().getIdPart();
     Patient patient = null;
-    if (encounter.getSubject().getReferenceElement().getResourceType() != null
-        && encounter.getSubject().getReferenceElement().getResourceType().equals("Patient")) {
+    if ("Patient".equals(encounter.getSubject().getReferenceElement().getResourceType())) {
       patient = daos.getResourceDao(Patient.class)
-          .read(encounter.getSubject().getReferenceElement().toUnqualifiedVersionless(), request);
+          .read(encounter.getSubject().getReferenceElement().toUnqualifiedVersionless(), caller);
     } else if (encounter.hasSubject()) {
       throw new InvalidRequestException("Encounter " + encounterRef + " has a subject that is not a Patient");
     }
+    RequestDetails request = new SystemRequestDetails();
 
     // Keyed by versionless id: a fact found by two searches is listed once, in the first section.
     Map<String, ClinicalFact> facts = new LinkedHashMap<>();

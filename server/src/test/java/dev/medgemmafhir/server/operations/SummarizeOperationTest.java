@@ -29,6 +29,7 @@ class SummarizeOperationTest extends AiOperationsServer {
 
   String encounterId;
   String patientId;
+  int observationsOfEncounter;
 
   @BeforeAll
   void loadPatient() {
@@ -48,6 +49,7 @@ class SummarizeOperationTest extends AiOperationsServer {
         encounterId = id;
       }
     }
+    observationsOfEncounter = best;
   }
 
   static Parameters params(String... nameTypeValue) {
@@ -96,6 +98,10 @@ class SummarizeOperationTest extends AiOperationsServer {
     int omitted = ((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("factsOmitted").getValue()).getValue();
     assertThat(included).isPositive();
     assertThat(omitted).isPositive();
+    // Every observation of the encounter was considered, not just a first page of search results.
+    assertThat(observationsOfEncounter).as("fixture encounter has more observations than a search page")
+        .isGreaterThan(20);
+    assertThat(included + omitted).isGreaterThanOrEqualTo(observationsOfEncounter + 2);
     assertThat(summary.getExtensionsByUrl("omitted")).isNotEmpty();
 
     // One AI Provenance: target the draft, author the Device, every input as a versioned reference.
