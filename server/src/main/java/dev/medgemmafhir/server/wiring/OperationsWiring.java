@@ -89,7 +89,8 @@ public class OperationsWiring {
     };
     return RuntimeOptions.defaults().withExecutionProvider(provider)
         .withThreads(engine.intraOpThreads(), engine.interOpThreads())
-        .withOptimizationLevel(level).withAllowSpinning(engine.allowSpinning());
+        .withOptimizationLevel(level).withAllowSpinning(engine.allowSpinning())
+        .withQ4AccuracyLevel(engine.q4AccuracyLevel());
   }
 
   /** Readiness waits for every configured model: a pod that cannot generate takes no traffic. */

@@ -1,0 +1,40 @@
+package dev.medgemmafhir.server.wiring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.onnxruntime.OrtSession;
+import dev.medgemmafhir.engine.model.ExecutionProvider;
+import dev.medgemmafhir.engine.model.RuntimeOptions;
+import org.junit.jupiter.api.Test;
+
+/** medgemma.engine.* reaches ONNX Runtime as written. */
+class EngineSettingsTest {
+
+  @Test
+  void everyEngineSettingIsPassedOn() {
+    RuntimeOptions options = OperationsWiring.runtimeOptions(
+        new MedGemmaProperties.Engine("CUDA", 3, 1, "basic", false, 4));
+    assertThat(options.executionProvider()).isEqualTo(ExecutionProvider.CUDA);
+    assertThat(options.intraOpThreads()).isEqualTo(3);
+    assertThat(options.interOpThreads()).isEqualTo(1);
+    assertThat(options.optimizationLevel()).isEqualTo(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
+    assertThat(options.allowSpinning()).isFalse();
+    assertThat(options.q4AccuracyLevel()).isEqualTo(4);
+  }
+
+  @Test
+  void defaultsRunTheModelAsExportedOnCpu() {
+    RuntimeOptions options = OperationsWiring.runtimeOptions(new MedGemmaProperties.Engine(null, null, null, null, null, null));
+    assertThat(options.executionProvider()).isEqualTo(ExecutionProvider.CPU);
+    assertThat(options.q4AccuracyLevel()).isEqualTo(-1);
+    assertThat(options.allowSpinning()).isTrue();
+  }
+
+  @Test
+  void anUnknownOptimisationLevelStopsStartUpWithTheProperty() {
+    assertThatThrownBy(() -> OperationsWiring.runtimeOptions(
+        new MedGemmaProperties.Engine("cpu", 0, 0, "fastest", true, -1)))
+        .hasMessageContaining("medgemma.engine.optimization-level");
+  }
+}
