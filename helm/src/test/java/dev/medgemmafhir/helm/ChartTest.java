@@ -286,6 +286,14 @@ class ChartTest {
     JsonNode medgemma = chart.applicationYaml().path("medgemma");
     assertEquals("/models/medgemma-27b-text-q4", medgemma.path("models").path("medgemma-27b-text").path("path").asText());
     assertEquals(8, medgemma.path("engine").path("intra-op-threads").asInt());
+    // Left as exported unless asked for.
+    assertTrue(medgemma.path("engine").path("q4-accuracy-level").isMissingNode());
+  }
+
+  @Test
+  void int8ComputeForQ4ModelsIsPassedToTheServer() throws IOException {
+    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "engine.q4AccuracyLevel", 4));
+    assertEquals(4, chart.applicationYaml().path("medgemma").path("engine").path("q4-accuracy-level").asInt());
   }
 
   @Test
@@ -322,6 +330,7 @@ class ChartTest {
     return Stream.of(
         new Object[] {"negative replicas", Map.of("replicaCount", -1), "replicaCount"},
         new Object[] {"zero GPUs", Map.of("gpu.count", 0), "count"},
+        new Object[] {"q4 accuracy level out of range", Map.of("engine.q4AccuracyLevel", 7), "q4AccuracyLevel"},
         new Object[] {"unknown dtype", Map.of("model.dtype", "q3"), "dtype"},
         new Object[] {"port out of range", Map.of("service.port", 70000), "port"},
         new Object[] {"inline database password", Map.of("externalDatabase.password", "hunter2"), "password"},
