@@ -78,7 +78,12 @@ public class OperationsWiring {
   }
 
   static RuntimeOptions runtimeOptions(MedGemmaProperties.Engine engine) {
-    ExecutionProvider provider = ExecutionProvider.valueOf(engine.executionProvider().toUpperCase(Locale.ROOT));
+    ExecutionProvider provider = switch (engine.executionProvider().toLowerCase(Locale.ROOT)) {
+      case "cpu" -> ExecutionProvider.CPU;
+      case "cuda" -> ExecutionProvider.CUDA;
+      default -> throw new IllegalStateException(
+          "medgemma.engine.execution-provider must be cpu or cuda, was " + engine.executionProvider());
+    };
     OrtSession.SessionOptions.OptLevel level = switch (engine.optimizationLevel().toLowerCase(Locale.ROOT)) {
       case "none" -> OrtSession.SessionOptions.OptLevel.NO_OPT;
       case "basic" -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;

@@ -36,5 +36,8 @@ class EngineSettingsTest {
     assertThatThrownBy(() -> OperationsWiring.runtimeOptions(
         new MedGemmaProperties.Engine("cpu", 0, 0, "fastest", true, -1)))
         .hasMessageContaining("medgemma.engine.optimization-level");
+    assertThatThrownBy(() -> OperationsWiring.runtimeOptions(
+        new MedGemmaProperties.Engine("tpu", 0, 0, "all", true, -1)))
+        .hasMessageContaining("medgemma.engine.execution-provider must be cpu or cuda, was tpu");
   }
 }
