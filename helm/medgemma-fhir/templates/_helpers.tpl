@@ -86,6 +86,9 @@ renders, so `helm template`, `install` and `lint` all refuse.
 {{- if and .Values.security.enabled (not .Values.security.issuer) (not .Values.security.issuerSecret.name) }}
 {{- fail "security.enabled is true but no SMART issuer is set: set security.issuer (or security.issuerSecret.name), or set security.enabled=false explicitly to run without authentication" }}
 {{- end }}
+{{- if and .Values.security.enabled (not .Values.security.audience) }}
+{{- fail "security.enabled is true but no token audience is set: set security.audience to the FHIR base URL the tokens are issued for (for example https://fhir.example.org/fhir); the server refuses to start without it" }}
+{{- end }}
 {{- $mode := include "medgemma-fhir.databaseMode" . }}
 {{- if and (eq $mode "h2") (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled) }}
 {{- fail "more than one replica needs a shared PostgreSQL: set externalDatabase.host (with externalDatabase.existingSecret) or cnpg.enabled=true" }}

@@ -43,7 +43,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class ChartTest {
   private static final String ISSUER = "https://auth.example.org/realms/fhir";
-  private static final Map<String, Object> WITH_ISSUER = Map.of("security.issuer", ISSUER);
+  private static final String AUDIENCE = "https://fhir.example.org/fhir";
+  private static final Map<String, Object> WITH_ISSUER = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE);
   private static final String FULLNAME = "mf-medgemma-fhir";
   private static final Pattern SECRET_NAME = Pattern.compile("(?i).*(PASSWORD|TOKEN|SECRET|CREDENTIAL).*");
 
@@ -292,14 +293,14 @@ class ChartTest {
 
   @Test
   void int8ComputeForQ4ModelsIsPassedToTheServer() throws IOException {
-    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "engine.q4AccuracyLevel", 4));
+    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "engine.q4AccuracyLevel", 4));
     assertEquals(4, chart.applicationYaml().path("medgemma").path("engine").path("q4-accuracy-level").asInt());
   }
 
   @Test
   void theInitContainerFollowsPullEnabled() throws IOException {
-    Map<String, Object> on = Map.of("security.issuer", ISSUER, "model.repo", "google/medgemma-x");
-    Map<String, Object> off = Map.of("security.issuer", ISSUER, "model.repo", "google/medgemma-x",
+    Map<String, Object> on = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x");
+    Map<String, Object> off = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x",
         "model.pull.enabled", false);
     assertEquals(1, RenderedChart.render(null, on).one(Deployment.class).getSpec().getTemplate().getSpec()
         .getInitContainers().size());
@@ -309,7 +310,7 @@ class ChartTest {
 
   @Test
   void extraConfigIsMergedIntoApplicationYaml() throws IOException {
-    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER,
+    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE,
         "config.medgemma.engine.intra-op-threads", 3, "config.hapi.fhir.server_address", "https://fhir.example.org/fhir"));
     JsonNode app = chart.applicationYaml();
     assertEquals(3, app.path("medgemma").path("engine").path("intra-op-threads").asInt());
@@ -330,6 +331,7 @@ class ChartTest {
     return Stream.of(
         new Object[] {"negative replicas", Map.of("replicaCount", -1), "replicaCount"},
         new Object[] {"zero GPUs", Map.of("gpu.count", 0), "count"},
+        new Object[] {"security on without an audience", Map.of("security.audience", ""), "audience"},
         new Object[] {"q4 accuracy level out of range", Map.of("engine.q4AccuracyLevel", 7), "q4AccuracyLevel"},
         new Object[] {"unknown dtype", Map.of("model.dtype", "q3"), "dtype"},
         new Object[] {"port out of range", Map.of("service.port", 70000), "port"},
