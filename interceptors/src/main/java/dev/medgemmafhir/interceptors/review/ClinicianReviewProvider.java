@@ -72,7 +72,8 @@ public class ClinicianReviewProvider {
 
   @Operation(name = OPERATION, typeName = "DocumentReference", idempotent = false)
   @Description(shortDefinition = "Clinician review of an AI-written DocumentReference",
-      value = "accept: docStatus final (edited 'text' replaces the attachment); reject: entered-in-error. "
+      value = "accept: docStatus final (edited 'text' replaces the attachment; on a verified document, new 'text' "
+          + "amends it); reject: entered-in-error. "
           + "Adds a Provenance with a verifier agent." + POLICY)
   public DocumentReference verifyDocument(
       @IdParam IdType id,
@@ -86,7 +87,8 @@ public class ClinicianReviewProvider {
 
   @Operation(name = OPERATION, typeName = "DiagnosticReport", idempotent = false)
   @Description(shortDefinition = "Clinician review of an AI-written DiagnosticReport",
-      value = "accept: status final (edited 'text' replaces presentedForm, 'conclusion' the conclusion); "
+      value = "accept: status final (edited 'text' replaces presentedForm, 'conclusion' the conclusion; on a verified "
+          + "report, new text or conclusion amends it); "
           + "reject: entered-in-error. Adds a Provenance with a verifier agent." + POLICY)
   public DiagnosticReport verifyReport(
       @IdParam IdType id,
@@ -120,15 +122,22 @@ public class ClinicianReviewProvider {
       throw new UnprocessableEntityException(reference + " is not AI-written (no meta.security AIAST): "
           + "$verify reviews AI drafts only");
     }
-    if (!isDraft(draft)) {
-      throw new ResourceVersionConflictException(reference + " is not a draft awaiting review: it was already "
-          + "verified or rejected");
+    // A verified resource is corrected only here: accept with new text amends it, reject withdraws it.
+    boolean amend = ReviewGateInterceptor.isVerified(draft);
+    if (!amend && !isDraft(draft)) {
+      throw new ResourceVersionConflictException(reference + " is not awaiting review: it was rejected "
+          + "(entered-in-error) or is in no reviewable state");
+    }
+    if (amend && accept && !has(text) && !has(conclusion)) {
+      throw new ResourceVersionConflictException(reference + " was already verified: to amend it, send decision=accept "
+          + "with the corrected 'text'" + ("DiagnosticReport".equals(type) ? " or 'conclusion'" : "")
+          + "; to withdraw it, decision=reject");
     }
     String reviewedVersion = draft.getIdElement().getVersionIdPart();
     if (draft instanceof DocumentReference document) {
-      review(document, accept, text, verifier);
+      review(document, accept, amend, text, verifier);
     } else {
-      review((DiagnosticReport) draft, accept, text, conclusion, verifier);
+      review((DiagnosticReport) draft, accept, amend, text, conclusion, verifier);
     }
 
     Bundle transaction = new Bundle().setType(Bundle.BundleType.TRANSACTION);
@@ -201,13 +210,15 @@ public class ClinicianReviewProvider {
     return false;
   }
 
-  private static void review(DocumentReference document, boolean accept, StringType text, Reference verifier) {
+  private static void review(DocumentReference document, boolean accept, boolean amend, StringType text,
+      Reference verifier) {
     if (!accept) {
       document.setDocStatus(DocumentReference.ReferredDocumentStatus.ENTEREDINERROR);
       document.setStatus(DocumentReferenceStatus.ENTEREDINERROR);
       return;
     }
-    document.setDocStatus(DocumentReference.ReferredDocumentStatus.FINAL);
+    document.setDocStatus(amend ? DocumentReference.ReferredDocumentStatus.AMENDED
+        : DocumentReference.ReferredDocumentStatus.FINAL);
     document.setAuthenticator(verifier.copy());
     if (has(text)) {
       Attachment attachment = document.getContent().stream()
@@ -219,14 +230,17 @@ public class ClinicianReviewProvider {
     }
   }
 
-  private static void review(DiagnosticReport report, boolean accept, StringType text, StringType conclusion,
-      Reference verifier) {
+  private static void review(DiagnosticReport report, boolean accept, boolean amend, StringType text,
+      StringType conclusion, Reference verifier) {
     if (!accept) {
       report.setStatus(DiagnosticReport.DiagnosticReportStatus.ENTEREDINERROR);
       return;
     }
-    report.setStatus(DiagnosticReport.DiagnosticReportStatus.FINAL);
-    report.addResultsInterpreter(verifier.copy());
+    report.setStatus(amend ? DiagnosticReport.DiagnosticReportStatus.AMENDED
+        : DiagnosticReport.DiagnosticReportStatus.FINAL);
+    if (report.getResultsInterpreter().stream().noneMatch(r -> verifier.getReference().equals(r.getReference()))) {
+      report.addResultsInterpreter(verifier.copy());
+    }
     if (has(text)) {
       Attachment attachment = report.getPresentedForm().stream()
           .filter(a -> a.hasData() || (a.hasContentType() && a.getContentType().startsWith("text/")))
@@ -262,7 +276,7 @@ public class ClinicianReviewProvider {
             new Coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation", "UPDATE", "revise"))
         .setText("clinician review: " + decision));
     provenance.addAgent()
-        .setType(new CodeableConcept(new Coding(PARTICIPANT_TYPE, "verifier", "Verifier")))
+        .setType(new CodeableConcept(new Coding(PARTICIPANT_TYPE, ReviewGateInterceptor.VERIFIER, "Verifier")))
         .setWho(verifier.copy());
     provenance.addEntity()
         .setRole(Provenance.ProvenanceEntityRole.REVISION)

@@ -4,23 +4,40 @@ import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.server.exceptions.UnprocessableEntityException;
 import dev.medgemmafhir.interceptors.labels.AiLabels;
+import java.util.Locale;
 import java.util.Set;
 import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Resource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An AI draft becomes final only through a clinician: a write that turns an AIAST-labelled
- * DocumentReference ({@code docStatus}) or DiagnosticReport ({@code status}) from a draft into a
- * final state is rejected with 422 and a pointer to {@code $verify}, unless it is the
- * {@code $verify} operation itself writing that very resource (see {@link #VERIFYING}).
- * Creating an AI-labelled resource that is already final is rejected for the same reason.
+ * The clinician review rules, judged on the resource as it will be after the write (every write
+ * path: create, update, patch, {@code $meta-add}, transactions, internal DAO calls):
  *
- * <p>Register it with the JPA server's global interceptor service, so it guards every write.
+ * <ul>
+ *   <li>only {@code $verify} makes a resource "AI-written and final": any other write whose result
+ *       is an AIAST-labelled DocumentReference ({@code docStatus}) or DiagnosticReport
+ *       ({@code status}) in a final state that the previous version was not in (a draft made final,
+ *       a final document given the AIAST label, an AI document created final) is a 422 pointing
+ *       to {@code $verify};
+ *   <li>a verified (AI and final) resource is immutable: changing its content or deleting it is a
+ *       422; the correction paths are {@code $verify} again ({@code accept} with new {@code text}:
+ *       amended; {@code reject}: entered-in-error). Label-only changes ({@code $meta-add} of a tag)
+ *       pass;
+ *   <li>only this server records a clinician's review: a client write of a Provenance with an agent
+ *       of type {@code verifier} is a 422.
+ * </ul>
+ *
+ * <p>{@code $verify} marks its own transaction with {@link #VERIFYING}; only the resource named
+ * there may pass the first two rules. Register it with the JPA server's global interceptor service.
  */
 @Interceptor
 public class ReviewGateInterceptor {
@@ -31,6 +48,9 @@ public class ReviewGateInterceptor {
    */
   public static final String VERIFYING = "medgemma.review.verifying";
 
+  /** Provenance agent type of a clinician's review (provenance-participant-type). */
+  public static final String VERIFIER = "verifier";
+
   private static final Logger LOG = LoggerFactory.getLogger(ReviewGateInterceptor.class);
 
   private static final Set<String> FINAL_DIAGNOSTIC_REPORT = Set.of("final", "amended", "corrected", "appended");
@@ -38,24 +58,52 @@ public class ReviewGateInterceptor {
 
   @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_CREATED)
   public void beforeCreate(IBaseResource created, RequestDetails request) {
-    if (AiLabels.isAiAsserted(created) && isFinal(created)) {
-      throw reject(created, "An AI-written " + created.fhirType()
-          + " cannot be created as final: create it as a preliminary draft and have a clinician "
-          + "accept it with $verify");
-    }
+    check(null, created, request);
   }
 
   @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_UPDATED)
   public void beforeUpdate(IBaseResource previous, IBaseResource updated, RequestDetails request) {
-    if (!AiLabels.isAiAsserted(previous) || isFinal(previous) || !isFinal(updated)) {
+    check(previous, updated, request);
+  }
+
+  @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_DELETED)
+  public void beforeDelete(IBaseResource deleted, RequestDetails request) {
+    if (isVerified(deleted) && !verifying(request, deleted)) {
+      String reference = AiLabels.reference(deleted);
+      throw reject(deleted, reference + " is a clinician-verified AI document and cannot be deleted; to withdraw it, "
+          + "POST " + reference + "/$verify with decision=reject (it becomes entered-in-error)");
+    }
+  }
+
+  private static void check(IBaseResource previous, IBaseResource after, RequestDetails request) {
+    if (after instanceof Provenance provenance && hasVerifierAgent(provenance) && !serverWrite(request)) {
+      throw reject(after, "Only this server records a clinician's review: a Provenance with an agent of type '"
+          + VERIFIER + "' is written by POST [type]/[id]/$verify, not by a client");
+    }
+    if (verifying(request, after)) {
       return;
     }
-    String reference = AiLabels.reference(previous);
-    if (request != null && reference.equals(request.getUserData().get(VERIFYING))) {
+    String reference = AiLabels.reference(after);
+    if (isVerified(previous)) {
+      if (!sameContent(previous, after)) {
+        throw reject(after, reference + " was verified by a clinician and cannot be changed by a plain write; "
+            + "amend it with POST " + reference + "/$verify (decision=accept and the corrected text), or withdraw it "
+            + "with decision=reject (entered-in-error)");
+      }
       return;
     }
-    throw reject(previous, reference + " is an AI draft: only a clinician can make it final, with POST "
-        + reference + "/$verify (decision=accept)");
+    if (isVerified(after)) {
+      throw reject(after, previous == null
+          ? "An AI-written " + after.fhirType() + " cannot be created as final: create it as a preliminary draft "
+              + "and have a clinician accept it with POST [type]/[id]/$verify"
+          : reference + " would become AI-written and final: only a clinician can make an AI draft final, with POST "
+              + reference + "/$verify (decision=accept)");
+    }
+  }
+
+  /** AI-written and in a state only a clinician's review may reach. */
+  static boolean isVerified(IBaseResource resource) {
+    return resource != null && AiLabels.isAiAsserted(resource) && isFinal(resource);
   }
 
   /** Whether the resource is in a state only a clinician's review may reach. */
@@ -69,8 +117,38 @@ public class ReviewGateInterceptor {
     return false;
   }
 
+  static boolean hasVerifierAgent(Provenance provenance) {
+    return provenance.getAgent().stream()
+        .flatMap(agent -> agent.getType().getCoding().stream())
+        .map(Coding::getCode)
+        .anyMatch(code -> code != null && VERIFIER.equals(code.strip().toLowerCase(Locale.ROOT)));
+  }
+
+  /** Everything but {@code id} and {@code meta} (version, timestamps, labels) is unchanged. */
+  private static boolean sameContent(IBaseResource previous, IBaseResource after) {
+    if (!(previous instanceof Resource before) || !(after instanceof Resource now)) {
+      return false;
+    }
+    Resource a = before.copy();
+    Resource b = now.copy();
+    for (Resource r : new Resource[] {a, b}) {
+      r.setIdElement(null);
+      r.setMeta(null);
+    }
+    return a.equalsDeep(b);
+  }
+
+  private static boolean verifying(RequestDetails request, IBaseResource resource) {
+    return request != null && AiLabels.reference(resource).equals(request.getUserData().get(VERIFYING));
+  }
+
+  /** The server's own writes ({@code $verify}, the AI operations) run with system request details. */
+  private static boolean serverWrite(RequestDetails request) {
+    return request == null || request instanceof SystemRequestDetails;
+  }
+
   private static UnprocessableEntityException reject(IBaseResource resource, String message) {
-    LOG.warn("Rejected a write that would finalise an AI draft without review: {}", AiLabels.reference(resource));
+    LOG.warn("Rejected a write that bypasses clinician review: {}", AiLabels.reference(resource));
     return new UnprocessableEntityException(message);
   }
 }

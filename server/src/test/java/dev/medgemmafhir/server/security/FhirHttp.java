@@ -34,6 +34,18 @@ final class FhirHttp {
     return send(request(path, token).PUT(json(body)));
   }
 
+  /** A JSON Patch ({@code application/json-patch+json}). */
+  HttpResponse<String> patch(String path, String token, String jsonPatch) {
+    HttpRequest request = request(path, token)
+        .method("PATCH", HttpRequest.BodyPublishers.ofString(jsonPatch))
+        .header("Content-Type", "application/json-patch+json").build();
+    try {
+      return http.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   HttpResponse<String> delete(String path, String token) {
     return send(request(path, token).DELETE());
   }

@@ -85,8 +85,93 @@ class OpenServerReviewTest {
     assertThat(review.getAgentFirstRep().getWho().getReference()).isEqualTo(ids.practitioner());
     assertThat(review.getEntityFirstRep().getRole()).isEqualTo(Provenance.ProvenanceEntityRole.REVISION);
 
-    // Reviewed once: a second review is a conflict.
-    outcome(fhir.post(ids.document() + "/$verify", null, verify("reject", ids.practitioner())), 409);
+    // Reviewed once: accepting again without a correction is a conflict.
+    assertThat(outcome(fhir.post(ids.document() + "/$verify", null, verify("accept", ids.practitioner())), 409))
+        .contains("amend");
+  }
+
+  @Test
+  void aVerifiedDocumentChangesOnlyThroughVerifyAmendOrReject() {
+    AiDrafts.Ids ids = seed();
+    assertThat(fhir.post(ids.document() + "/$verify", null, verify("accept", ids.practitioner())).statusCode())
+        .isEqualTo(200);
+    DocumentReference verified = parse(fhir.get(ids.document(), null), DocumentReference.class);
+
+    DocumentReference replaced = verified.copy();
+    replaced.getContentFirstRep().getAttachment().setData("Replaced text.".getBytes(StandardCharsets.UTF_8));
+    assertThat(outcome(fhir.put(ids.document(), null, replaced), 422)).contains(ids.document() + "/$verify");
+    outcome(fhir.put(ids.document(), null, verified.copy().setAuthenticator(new Reference(ids.patient()))), 422);
+    outcome(fhir.patch(ids.document(), null,
+        "[{\"op\":\"replace\",\"path\":\"/docStatus\",\"value\":\"amended\"}]"), 422);
+    assertThat(outcome(fhir.delete(ids.document(), null), 422)).contains("decision=reject");
+    // Labels are not content: a tag may still be added.
+    Parameters metaAdd = new Parameters();
+    metaAdd.addParameter().setName("meta").setValue(new Meta().addTag("http://example.org/tags", "seen", null));
+    assertThat(fhir.post(ids.document() + "/$meta-add", null, metaAdd).statusCode()).isEqualTo(200);
+    assertThat(new String(parse(fhir.get(ids.document(), null), DocumentReference.class)
+        .getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8)).isEqualTo("Draft summary.");
+
+    // The correction path: $verify again with the corrected text (amended), or reject (entered-in-error).
+    Parameters amend = verify("accept", ids.practitioner());
+    amend.addParameter().setName("text").setValue(new StringType("Corrected summary."));
+    HttpResponse<String> amended = fhir.post(ids.document() + "/$verify", null, amend);
+    assertThat(amended.statusCode()).as(amended.body()).isEqualTo(200);
+    DocumentReference stored = parse(fhir.get(ids.document(), null), DocumentReference.class);
+    assertThat(stored.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.AMENDED);
+    assertThat(new String(stored.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8))
+        .isEqualTo("Corrected summary.");
+    assertThat(parse(fhir.get("Provenance?target=" + ids.document() + "&agent-type=verifier", null), Bundle.class)
+        .getEntry()).hasSize(2);
+
+    assertThat(fhir.post(ids.document() + "/$verify", null, verify("reject", ids.practitioner())).statusCode())
+        .isEqualTo(200);
+    assertThat(parse(fhir.get(ids.document(), null), DocumentReference.class).getStatus())
+        .isEqualTo(DocumentReferenceStatus.ENTEREDINERROR);
+    outcome(fhir.post(ids.document() + "/$verify", null, amend), 409);
+  }
+
+  @Test
+  void noOtherWritePathYieldsAnAiFinalDocumentAndOnlyTheServerWritesVerifierProvenances() {
+    AiDrafts.Ids ids = seed();
+    // A human preliminary note turned into an AI-labelled final one in one PUT.
+    DocumentReference human = new DocumentReference().setStatus(DocumentReferenceStatus.CURRENT)
+        .setDocStatus(DocumentReference.ReferredDocumentStatus.PRELIMINARY)
+        .setSubject(new Reference(ids.patient()));
+    human.addContent().getAttachment().setContentType("text/plain").setData("note".getBytes(StandardCharsets.UTF_8));
+    String humanId = created(fhir.post("DocumentReference", null, human));
+    DocumentReference sneaky = parse(fhir.get(humanId, null), DocumentReference.class)
+        .setDocStatus(DocumentReference.ReferredDocumentStatus.FINAL);
+    AiDrafts.label(sneaky);
+    assertThat(outcome(fhir.put(humanId, null, sneaky), 422)).contains("$verify");
+
+    // A final human report given the AIAST label with $meta-add.
+    DiagnosticReport finalReport = new DiagnosticReport().setStatus(DiagnosticReport.DiagnosticReportStatus.FINAL)
+        .setCode(new org.hl7.fhir.r4.model.CodeableConcept().setText("report"))
+        .setSubject(new Reference(ids.patient()));
+    String reportId = created(fhir.post("DiagnosticReport", null, finalReport));
+    Parameters metaAdd = new Parameters();
+    Meta aiast = new Meta();
+    aiast.addSecurity(AiDrafts.AIAST_SYSTEM, "AIAST", null);
+    metaAdd.addParameter().setName("meta").setValue(aiast);
+    assertThat(outcome(fhir.post(reportId + "/$meta-add", null, metaAdd), 422)).contains("$verify");
+    assertThat(parse(fhir.get(reportId, null), DiagnosticReport.class).getMeta().getSecurity()).isEmpty();
+
+    // A client cannot forge the record of a clinician's review, alone or inside a transaction.
+    Provenance forged = new Provenance().addTarget(new Reference(ids.report())).setRecorded(new java.util.Date());
+    forged.addAgent().setType(new org.hl7.fhir.r4.model.CodeableConcept(new org.hl7.fhir.r4.model.Coding(
+        "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "verifier", null)))
+        .setWho(new Reference(ids.practitioner()));
+    assertThat(outcome(fhir.post("Provenance", null, forged), 422)).contains("verifier");
+    Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
+    tx.addEntry().setResource(forged).getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
+    outcome(fhir.post("", null, tx), 422);
+    assertThat(parse(fhir.get("Provenance?agent-type=verifier", null), Bundle.class).getEntry()).isEmpty();
+  }
+
+  private static String created(HttpResponse<String> response) {
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(201);
+    return response.headers().firstValue("Location").orElseThrow()
+        .replaceAll(".*/fhir/", "").replaceAll("/_history/.*", "");
   }
 
   @Test
