@@ -40,7 +40,8 @@ public class AiLabelProtectionInterceptor {
   }
 
   private static UnprocessableEntityException reject(IBaseResource resource, String message) {
-    LOG.warn("Rejected a write that would lose AI transparency on {}", id(resource));
+    // The refusal itself is logged once per request (RefusedRequestLog); this names the hook.
+    LOG.debug("Rejected a write that would lose AI transparency on {}", id(resource));
     return new UnprocessableEntityException(message);
   }
 

@@ -148,7 +148,8 @@ public class ReviewGateInterceptor {
   }
 
   private static UnprocessableEntityException reject(IBaseResource resource, String message) {
-    LOG.warn("Rejected a write that bypasses clinician review: {}", AiLabels.reference(resource));
+    // The refusal itself is logged once per request (RefusedRequestLog); this names the hook.
+    LOG.debug("Rejected a write that bypasses clinician review: {}", AiLabels.reference(resource));
     return new UnprocessableEntityException(message);
   }
 }

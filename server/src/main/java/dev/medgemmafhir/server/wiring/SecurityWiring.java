@@ -5,6 +5,7 @@ import ca.uhn.fhir.interceptor.api.IInterceptorService;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import dev.medgemmafhir.interceptors.audit.AuditEventInterceptor;
+import dev.medgemmafhir.interceptors.audit.RefusedRequestLog;
 import dev.medgemmafhir.interceptors.labels.AiLabelProtectionInterceptor;
 import dev.medgemmafhir.interceptors.labels.MetaDeleteGuard;
 import dev.medgemmafhir.interceptors.review.ClinicianReviewProvider;
@@ -133,6 +134,13 @@ public class SecurityWiring {
   @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
   public AuditEventInterceptor auditEvents(DaoRegistry daos) {
     return new AuditEventInterceptor(daos);
+  }
+
+  /** One line per refused request, instead of HAPI's stack traces and messages that quote values. */
+  @Bean
+  @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
+  public RefusedRequestLog refusedRequestLog() {
+    return new RefusedRequestLog();
   }
 
   @Bean
