@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Validates SMART access tokens with Nimbus JOSE + JWT: the signature against the issuer's JWK
- * set (fetched over HTTP, cached, and fetched again when a token names a key id the cache does
- * not know: that is how key rotation is picked up), then {@code iss} (exact), {@code aud}
+ * set (fetched over HTTP, cached for a configurable lifetime, and fetched again when a token names
+ * a key id the cache does not know: that is how key rotation is picked up), then {@code iss} (exact), {@code aud}
  * (contains the configured audience), {@code exp} (required) and {@code nbf}, with one minute of
  * clock skew.
  */
@@ -40,16 +40,26 @@ public class AccessTokenValidator {
   private final SmartSettings settings;
   private final IssuerMetadata issuer;
   private final Duration jwksMinRefreshInterval;
+  private final Duration jwksCacheLifetime;
   private volatile JWTProcessor<SecurityContext> processor;
 
   /**
    * @param jwksMinRefreshInterval the shortest time between two JWK set downloads caused by unknown
    *     key ids (protects the issuer from being hammered by forged tokens)
+   * @param jwksCacheLifetime how long a downloaded JWK set is trusted: a key the issuer removed is
+   *     refused at the latest this long after its removal; must be longer than
+   *     {@code jwksMinRefreshInterval}
    */
-  public AccessTokenValidator(SmartSettings settings, IssuerMetadata issuer, Duration jwksMinRefreshInterval) {
+  public AccessTokenValidator(SmartSettings settings, IssuerMetadata issuer, Duration jwksMinRefreshInterval,
+      Duration jwksCacheLifetime) {
+    if (jwksMinRefreshInterval.compareTo(jwksCacheLifetime) >= 0) {
+      throw new IllegalArgumentException("medgemma.security.jwks-min-refresh-interval (" + jwksMinRefreshInterval
+          + ") must be shorter than medgemma.security.jwks-cache-lifetime (" + jwksCacheLifetime + ")");
+    }
     this.settings = settings;
     this.issuer = issuer;
     this.jwksMinRefreshInterval = jwksMinRefreshInterval;
+    this.jwksCacheLifetime = jwksCacheLifetime;
   }
 
   /** The principal the token speaks for; throws when the token is not acceptable. */
@@ -112,7 +122,11 @@ public class AccessTokenValidator {
   private JWTProcessor<SecurityContext> newProcessor() {
     JWKSource<SecurityContext> keys;
     try {
+      // No refresh-ahead: a key set is used until its lifetime ends, then downloaded again before
+      // the next token is checked, so a removed key stops working within the lifetime.
       keys = JWKSourceBuilder.<SecurityContext>create(issuer.jwksUri().toURL())
+          .cache(jwksCacheLifetime.toMillis(), JWKSourceBuilder.DEFAULT_CACHE_REFRESH_TIMEOUT)
+          .refreshAheadCache(false)
           .rateLimited(jwksMinRefreshInterval.toMillis())
           .build();
     } catch (MalformedURLException e) {

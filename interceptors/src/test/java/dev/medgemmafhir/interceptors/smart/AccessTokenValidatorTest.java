@@ -23,7 +23,8 @@ class AccessTokenValidatorTest {
     issuer = new TestIssuer();
     // No jwks-uri configured: it is discovered from the issuer's openid-configuration.
     SmartSettings settings = new SmartSettings(issuer.issuer(), TestIssuer.AUDIENCE, null, null, null, List.of());
-    validator = new AccessTokenValidator(settings, new IssuerMetadata(settings), Duration.ofSeconds(30));
+    validator = new AccessTokenValidator(settings, new IssuerMetadata(settings), Duration.ofSeconds(30),
+        Duration.ofSeconds(60));
   }
 
   @AfterEach
@@ -71,6 +72,33 @@ class AccessTokenValidatorTest {
 
     assertThat(validator.validate(issuer.token("system/*.rs")).scopes()).hasSize(1);
     assertThat(issuer.jwksFetches()).isEqualTo(2);
+  }
+
+  @Test
+  void aKeyTheIssuerRemovedIsRefusedOnceTheCacheLifetimeHasPassed() throws Exception {
+    SmartSettings settings = new SmartSettings(issuer.issuer(), TestIssuer.AUDIENCE, null, null, null, List.of());
+    Duration lifetime = Duration.ofMillis(300);
+    AccessTokenValidator shortLived = new AccessTokenValidator(settings, new IssuerMetadata(settings),
+        Duration.ofMillis(1), lifetime);
+    AccessTokenValidator longLived = new AccessTokenValidator(settings, new IssuerMetadata(settings),
+        Duration.ofMillis(1), Duration.ofMinutes(5));
+    String oldKeyToken = issuer.token("user/*.rs");
+    shortLived.validate(oldKeyToken);
+    longLived.validate(oldKeyToken);
+
+    issuer.rotate();
+    Thread.sleep(lifetime.multipliedBy(3).toMillis());
+
+    assertThatThrownBy(() -> shortLived.validate(oldKeyToken)).isInstanceOf(InvalidTokenException.class);
+    // Without a bound (Nimbus' own default is five minutes) the removed key would still be trusted.
+    assertThat(longLived.validate(oldKeyToken).subject()).isEqualTo("user-1");
+  }
+
+  @Test
+  void theRefreshIntervalMustBeShorterThanTheCacheLifetime() {
+    SmartSettings settings = new SmartSettings(issuer.issuer(), TestIssuer.AUDIENCE, null, null, null, List.of());
+    assertThatThrownBy(() -> new AccessTokenValidator(settings, new IssuerMetadata(settings), Duration.ofSeconds(60),
+        Duration.ofSeconds(60))).hasMessageContaining("medgemma.security.jwks-cache-lifetime");
   }
 
   private void assertRejected(String token) {

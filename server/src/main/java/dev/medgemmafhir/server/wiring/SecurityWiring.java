@@ -58,6 +58,8 @@ public class SecurityWiring {
    * @param capabilities SMART capabilities to publish; empty = this server's defaults
    * @param jwksMinRefreshInterval the shortest time between two JWK set downloads triggered by
    *     tokens naming an unknown key id
+   * @param jwksCacheLifetime how long a downloaded JWK set is trusted; a key the issuer removed is
+   *     refused at the latest this long after its removal
    */
   @ConfigurationProperties("medgemma.security")
   public record SecurityProperties(
@@ -68,11 +70,13 @@ public class SecurityWiring {
       String tokenEndpoint,
       String authorizeEndpoint,
       List<String> capabilities,
-      Duration jwksMinRefreshInterval) {
+      Duration jwksMinRefreshInterval,
+      Duration jwksCacheLifetime) {
 
     public SecurityProperties {
       enabled = enabled != null && enabled;
       jwksMinRefreshInterval = jwksMinRefreshInterval == null ? Duration.ofSeconds(30) : jwksMinRefreshInterval;
+      jwksCacheLifetime = jwksCacheLifetime == null ? Duration.ofSeconds(60) : jwksCacheLifetime;
     }
 
     SmartSettings smart() {
@@ -178,7 +182,7 @@ public class SecurityWiring {
   public SmartAuthenticationInterceptor smartAuthentication(
       SmartSettings settings, IssuerMetadata issuer, SecurityProperties properties) {
     return new SmartAuthenticationInterceptor(
-        new AccessTokenValidator(settings, issuer, properties.jwksMinRefreshInterval()));
+        new AccessTokenValidator(settings, issuer, properties.jwksMinRefreshInterval(), properties.jwksCacheLifetime()));
   }
 
   @Bean
