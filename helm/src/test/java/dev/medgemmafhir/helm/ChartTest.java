@@ -110,6 +110,12 @@ class ChartTest {
     Probe startup = server.getStartupProbe();
     assertTrue(startup.getPeriodSeconds() * startup.getFailureThreshold() >= 300, "start-up probe too short for model loading");
     assertEquals(8080, server.getPorts().get(0).getContainerPort());
+    // /actuator/* on its own port, so an ingress on the FHIR port never publishes metrics; the
+    // probes (/livez, /readyz: Spring's additional paths on the main port) stay on "http".
+    int management = chart.applicationYaml().path("management").path("server").path("port").asInt();
+    assertEquals(9090, management);
+    assertEquals(management, server.getPorts().stream().filter(p -> "management".equals(p.getName()))
+        .findFirst().orElseThrow().getContainerPort());
     VolumeMount models = mount(server, "/models");
     assertEquals(Boolean.TRUE, models.getReadOnly(), "the server must not be able to write the model volume");
     mount(server, "/tmp");
@@ -124,6 +130,8 @@ class ChartTest {
     Service service = chart.one(Service.class);
     assertEquals(deployment.getSpec().getSelector().getMatchLabels(), service.getSpec().getSelector());
     assertEquals("http", service.getSpec().getPorts().get(0).getTargetPort().getStrVal());
+    assertEquals(List.of("http", "management"), service.getSpec().getPorts().stream()
+        .map(p -> p.getTargetPort().getStrVal()).toList());
 
     assertTrue(chart.all(Pod.class).isEmpty(), "the only bare Pod is the helm test hook");
 
@@ -260,14 +268,18 @@ class ChartTest {
     assertTrue(policy.getSpec().getEgress().stream().flatMap(e -> e.getPorts().stream())
         .anyMatch(p -> p.getPort().getIntVal() != null && p.getPort().getIntVal() == 5433));
     assertEquals(List.of("Ingress", "Egress"), policy.getSpec().getPolicyTypes());
+    // The management port (metrics) has its own rule: not opened to the FHIR API's peers by accident.
+    assertEquals("management", policy.getSpec().getIngress().get(1).getPorts().get(0).getPort().getStrVal());
+    assertEquals("monitoring", policy.getSpec().getIngress().get(1).getFrom().get(0)
+        .getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"));
   }
 
   @Test
-  void serviceMonitorScrapesPrometheusOnTheServicePort() throws IOException {
+  void serviceMonitorScrapesPrometheusOnTheManagementPort() throws IOException {
     RenderedChart chart = RenderedChart.render(ci("servicemonitor-values.yaml"), Map.of());
     GenericKubernetesResource monitor = chart.custom("ServiceMonitor").get(0);
     List<Map<String, Object>> endpoints = monitor.get("spec", "endpoints");
-    assertEquals("http", endpoints.get(0).get("port"));
+    assertEquals("management", endpoints.get(0).get("port"));
     assertEquals("/actuator/prometheus", endpoints.get(0).get("path"));
     assertEquals(chart.one(Service.class).getMetadata().getLabels().get("app.kubernetes.io/name"),
         monitor.get("spec", "selector", "matchLabels", "app.kubernetes.io/name"));

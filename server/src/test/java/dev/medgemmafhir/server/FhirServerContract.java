@@ -168,16 +168,26 @@ abstract class FhirServerContract {
     assertThat(countPatients()).isEqualTo(before);
   }
 
+  /** The port of {@code /actuator/*}: the main port unless {@code management.server.port} is set. */
+  int actuatorPort() {
+    return port;
+  }
+
   @Test
-  void probesAndMetricsAnswerOnTheMainPort() throws Exception {
+  void probesAnswerOnTheMainPortAndMetricsOnTheActuatorPort() throws Exception {
     String root = "http://localhost:" + port;
     assertThat(send(HttpRequest.newBuilder(URI.create(root + "/livez"))).statusCode()).isEqualTo(200);
     HttpResponse<String> ready = send(HttpRequest.newBuilder(URI.create(root + "/readyz")));
     assertThat(ready.statusCode()).isEqualTo(200);
     assertThat(ready.body()).contains("\"UP\"");
-    HttpResponse<String> metrics = send(HttpRequest.newBuilder(URI.create(root + "/actuator/prometheus")));
+    HttpResponse<String> metrics = send(HttpRequest.newBuilder(
+        URI.create("http://localhost:" + actuatorPort() + "/actuator/prometheus")));
     assertThat(metrics.statusCode()).isEqualTo(200);
     assertThat(metrics.body()).contains("jvm_memory_used_bytes");
+    if (actuatorPort() != port) {
+      // A separate management port: the main port (what an ingress publishes) serves no metrics.
+      assertThat(send(HttpRequest.newBuilder(URI.create(root + "/actuator/prometheus"))).statusCode()).isEqualTo(404);
+    }
   }
 
   @Test

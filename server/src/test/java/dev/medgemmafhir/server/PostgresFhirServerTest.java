@@ -3,6 +3,7 @@ package dev.medgemmafhir.server;
 import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalManagementPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -17,8 +18,16 @@ import org.springframework.test.context.DynamicPropertySource;
     disabledReason = "no PostgreSQL configured: set MEDGEMMA_TEST_POSTGRES_URL (CI does)")
 // Spring Boot tests switch metrics export off unless asked; the Prometheus endpoint is under test.
 @AutoConfigureObservability
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+// As the Helm chart deploys it: PostgreSQL, and /actuator/* on a management port of its own.
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = "management.server.port=0")
 class PostgresFhirServerTest extends FhirServerContract {
+
+  @LocalManagementPort int managementPort;
+
+  @Override
+  int actuatorPort() {
+    return managementPort;
+  }
 
   @DynamicPropertySource
   static void postgres(DynamicPropertyRegistry registry) {

@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * {@code $draft-report}) and of {@code $verify}: who (token subject / fhirUser, or the verifying
  * practitioner), which resource (the operation's target and the resource it returned), which
  * model (see {@link AuditContract#MODEL}), the outcome (HTTP status) and the duration (period and
- * a {@code duration-ms} detail). Refused calls (401, 403) are recorded too. A failure to write the
- * AuditEvent is logged and does not fail the request.
+ * a {@code duration-ms} detail). Refused calls (401, 403) are recorded too; those without a valid
+ * token only within an {@link UnauthenticatedAuditBudget}. A failure to write the AuditEvent is
+ * logged and does not fail the request.
  */
 @Interceptor
 public class AuditEventInterceptor {
@@ -53,10 +54,15 @@ public class AuditEventInterceptor {
   private static final Logger LOG = LoggerFactory.getLogger(AuditEventInterceptor.class);
   private static final String STARTED = "medgemma.audit.started";
 
-  private final DaoRegistry daos;
+  /** Entity detail on an unauthenticated call's AuditEvent: earlier such calls that got none. */
+  public static final String UNRECORDED = "unrecorded-unauthenticated-calls";
 
-  public AuditEventInterceptor(DaoRegistry daos) {
+  private final DaoRegistry daos;
+  private final UnauthenticatedAuditBudget unauthenticated;
+
+  public AuditEventInterceptor(DaoRegistry daos, UnauthenticatedAuditBudget unauthenticated) {
     this.daos = daos;
+    this.unauthenticated = unauthenticated;
   }
 
   @Hook(value = Pointcut.SERVER_INCOMING_REQUEST_POST_PROCESSED, order = ORDER)
@@ -94,8 +100,21 @@ public class AuditEventInterceptor {
     }
     String operation = normalise(request.getOperation());
     String target = request.getResourceName() + "/" + request.getId().getIdPart();
+    long unrecorded = 0;
+    if (status == 401 && SmartPrincipal.of(request).isEmpty()) {
+      unrecorded = unauthenticated.take();
+      if (unrecorded < 0) {
+        LOG.debug("Audit: {} on {} -> HTTP 401 over the unauthenticated budget, counted only", operation, target);
+        return;
+      }
+    }
     try {
       AuditEvent event = build(request, operation, target, status, result);
+      if (unrecorded > 0) {
+        event.getEntityFirstRep().addDetail().setType(UNRECORDED).setValue(new StringType(Long.toString(unrecorded)));
+        LOG.warn("Audit: {} calls without a valid token were over medgemma.audit.unauthenticated-per-minute "
+            + "and got no AuditEvent of their own; the next one records their number", unrecorded);
+      }
       try {
         daos.getResourceDao(AuditEvent.class).create(event, new SystemRequestDetails());
       } catch (InvalidRequestException unresolvable) {

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 /** The AuditEvent's content; writing it over HTTP is proven in the server's security tests. */
 class AuditEventInterceptorTest {
 
-  final AuditEventInterceptor audit = new AuditEventInterceptor(null);
+  final AuditEventInterceptor audit = new AuditEventInterceptor(null,
+      new UnauthenticatedAuditBudget(10, java.time.Clock.systemUTC()));
 
   @Test
   void theModelIdSetByTheOperationNamesTheDeviceAuthorOfTheResult() {

@@ -40,7 +40,8 @@ public final class DicomWeb {
    * @param timeout time for one request, from sending to the whole body
    * @param maxImageBytes largest rendered image accepted
    * @param authorization value of the {@code Authorization} header sent to allowed addresses; empty for none
-   * @param allowedAddresses base URLs (prefixes) the server may call; empty = any http(s) address
+   * @param allowedAddresses base URLs (prefixes) the server may call; empty = none (an Endpoint anyone may
+   *     create must not make the server call into the hospital network)
    */
   public record Settings(Duration connectTimeout, Duration timeout, long maxImageBytes, String authorization,
       List<String> allowedAddresses) {
@@ -87,8 +88,7 @@ public final class DicomWeb {
     if (!lower.startsWith("http://") && !lower.startsWith("https://")) {
       return false;
     }
-    return settings.allowedAddresses().isEmpty()
-        || settings.allowedAddresses().stream().anyMatch(prefix -> matchesPrefix(address, prefix));
+    return settings.allowedAddresses().stream().anyMatch(prefix -> matchesPrefix(address, prefix));
   }
 
   private static boolean matchesPrefix(String address, String prefix) {
@@ -172,7 +172,7 @@ public final class DicomWeb {
     } catch (IllegalArgumentException e) {
       throw failed(url, "not a valid URL");
     }
-    if (!settings.authorization().isEmpty() && !settings.allowedAddresses().isEmpty()) {
+    if (!settings.authorization().isEmpty()) {
       request.header("Authorization", settings.authorization());
     }
     long start = System.nanoTime();

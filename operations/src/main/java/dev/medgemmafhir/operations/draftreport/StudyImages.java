@@ -183,8 +183,8 @@ final class StudyImages {
       String address = normalise(endpoint.getAddress());
       if (!dicomWeb.allows(address)) {
         throw new UnprocessableEntityException("Endpoint/" + endpoint.getIdElement().getIdPart() + " has address "
-            + address + ", which this server may not call (an http(s) URL listed in"
-            + " medgemma.operations.draft-report.dicomweb.allowed-addresses is needed)");
+            + address + ", which this server may not call: only http(s) addresses that start with an entry of"
+            + " medgemma.operations.draft-report.dicomweb.allowed-addresses are called (empty by default: none)");
       }
       return Optional.of(address);
     }

@@ -16,6 +16,7 @@ import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.boot.web.servlet.ServletRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -78,6 +79,16 @@ public class FhirRestfulServerConfig {
     server.registerInterceptor(new ResponseHighlighterInterceptor());
     interceptors.orderedStream().forEach(server::registerInterceptor);
     return server;
+  }
+
+  /** Body size limit and UTF-8 check, before HAPI reads a byte. */
+  @Bean
+  public FilterRegistrationBean<RequestBodyGuard> fhirRequestBodyGuard(
+      FhirServerProperties properties, IFhirSystemDao<?, ?> systemDao) {
+    FilterRegistrationBean<RequestBodyGuard> registration = new FilterRegistrationBean<>(
+        new RequestBodyGuard(properties.maxRequestSize(), systemDao.getContext()));
+    registration.addUrlPatterns("/fhir/*");
+    return registration;
   }
 
   @Bean

@@ -1,6 +1,7 @@
 package dev.medgemmafhir.server.fhir;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 /**
  * Settings of the FHIR endpoint itself ({@code medgemma.fhir.*}). Every property is listed
@@ -12,19 +13,23 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param defaultPageSize search page size when the client gives no {@code _count}
  * @param maxPageSize the largest {@code _count} honoured
  * @param allowExternalReferences whether resources may reference absolute URLs on other servers
+ * @param maxRequestSize the largest request body accepted (inline {@code $draft-report} images
+ *     count, base64-encoded); larger bodies are a 413
  */
 @ConfigurationProperties(prefix = "medgemma.fhir")
 public record FhirServerProperties(
     String serverAddress,
     Integer defaultPageSize,
     Integer maxPageSize,
-    Boolean allowExternalReferences) {
+    Boolean allowExternalReferences,
+    DataSize maxRequestSize) {
 
   public FhirServerProperties {
     serverAddress = serverAddress == null ? "" : serverAddress.strip();
     defaultPageSize = defaultPageSize == null ? 20 : defaultPageSize;
     maxPageSize = maxPageSize == null ? 200 : maxPageSize;
     allowExternalReferences = allowExternalReferences == null || allowExternalReferences;
+    maxRequestSize = maxRequestSize == null ? DataSize.ofMegabytes(16) : maxRequestSize;
     if (defaultPageSize < 1 || maxPageSize < defaultPageSize) {
       throw new IllegalArgumentException(
           "medgemma.fhir.default-page-size must be >= 1 and <= medgemma.fhir.max-page-size");

@@ -98,7 +98,7 @@ public record MedGemmaProperties(
    * @param maxImageSize largest rendered image accepted from the PACS
    * @param authorization {@code Authorization} header value sent to the PACS (e.g. {@code Bearer ...}); needs
    *     allowedAddresses
-   * @param allowedAddresses Endpoint addresses (URL prefixes) the server may call; empty = any http(s) address
+   * @param allowedAddresses Endpoint addresses (URL prefixes) the server may call; empty = none
    */
   public record Dicomweb(Duration connectTimeout, Duration timeout, DataSize maxImageSize, String authorization,
       List<String> allowedAddresses) {

@@ -6,6 +6,7 @@ import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import dev.medgemmafhir.interceptors.audit.AuditEventInterceptor;
 import dev.medgemmafhir.interceptors.audit.RefusedRequestLog;
+import dev.medgemmafhir.interceptors.audit.UnauthenticatedAuditBudget;
 import dev.medgemmafhir.interceptors.labels.AiLabelProtectionInterceptor;
 import dev.medgemmafhir.interceptors.labels.MetaDeleteGuard;
 import dev.medgemmafhir.interceptors.review.ClinicianReviewProvider;
@@ -20,6 +21,7 @@ import dev.medgemmafhir.interceptors.smart.SmartSearchNarrowingInterceptor;
 import dev.medgemmafhir.interceptors.smart.SmartSettings;
 import dev.medgemmafhir.server.fhir.FhirRestfulServerConfig;
 import java.net.URI;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import org.hl7.fhir.r4.model.Bundle;
@@ -40,7 +42,7 @@ import org.springframework.context.event.EventListener;
  * the clinician review gate with {@code $verify}, and the AuditEvent trail.
  */
 @Configuration
-@EnableConfigurationProperties(SecurityWiring.SecurityProperties.class)
+@EnableConfigurationProperties({SecurityWiring.SecurityProperties.class, SecurityWiring.AuditProperties.class})
 public class SecurityWiring {
 
   private static final Logger LOG = LoggerFactory.getLogger(SecurityWiring.class);
@@ -86,6 +88,20 @@ public class SecurityWiring {
 
     private static URI uri(String value) {
       return value == null || value.isBlank() ? null : URI.create(value.strip());
+    }
+  }
+
+  /**
+   * {@code medgemma.audit.*}.
+   *
+   * @param unauthenticatedPerMinute AuditEvents per minute for calls refused without a valid token
+   *     (401); more such calls are counted and the count is recorded on the next one
+   */
+  @ConfigurationProperties("medgemma.audit")
+  public record AuditProperties(Integer unauthenticatedPerMinute) {
+
+    public AuditProperties {
+      unauthenticatedPerMinute = unauthenticatedPerMinute == null ? 10 : unauthenticatedPerMinute;
     }
   }
 
@@ -136,8 +152,9 @@ public class SecurityWiring {
 
   @Bean
   @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
-  public AuditEventInterceptor auditEvents(DaoRegistry daos) {
-    return new AuditEventInterceptor(daos);
+  public AuditEventInterceptor auditEvents(DaoRegistry daos, AuditProperties audit) {
+    return new AuditEventInterceptor(daos,
+        new UnauthenticatedAuditBudget(audit.unauthenticatedPerMinute(), Clock.systemUTC()));
   }
 
   /** One line per refused request, instead of HAPI's stack traces and messages that quote values. */

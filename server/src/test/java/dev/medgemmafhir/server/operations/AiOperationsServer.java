@@ -68,9 +68,27 @@ abstract class AiOperationsServer {
 
   static final FhirContext FHIR = FhirContext.forR4Cached();
 
+  /**
+   * Ports of the test PACS servers (a fake one, Orthanc, and one nobody listens on), chosen before
+   * the server starts so that dicomweb.allowed-addresses can name them: the default allows none.
+   */
+  static final int FAKE_PACS_PORT = freePort();
+  static final int ORTHANC_PORT = freePort();
+  static final int CLOSED_PORT = freePort();
+
   @DynamicPropertySource
   static void model(DynamicPropertyRegistry registry) {
     registry.add("medgemma.models.vision.path", () -> ForgedModels.imageText().toString());
+    registry.add("medgemma.operations.draft-report.dicomweb.allowed-addresses", () -> String.join(",",
+        "http://127.0.0.1:" + FAKE_PACS_PORT, "http://127.0.0.1:" + ORTHANC_PORT, "http://127.0.0.1:" + CLOSED_PORT));
+  }
+
+  static int freePort() {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @LocalServerPort int port;

@@ -7,9 +7,9 @@ import com.sun.net.httpserver.HttpServer;
 import dev.medgemmafhir.engine.EngineException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.hl7.fhir.r4.model.Parameters;
@@ -36,7 +36,7 @@ class DraftReportFailureTest extends AiOperationsServer {
   /** A PACS that answers every rendered image with 503 under /broken and with an HTML page under /html. */
   @BeforeAll
   void startFakePacs() throws IOException {
-    fakePacs = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    fakePacs = HttpServer.create(new InetSocketAddress("127.0.0.1", FAKE_PACS_PORT), 0);
     fakePacs.createContext("/broken/", exchange -> {
       pacsRequests.incrementAndGet();
       exchange.sendResponseHeaders(503, -1);
@@ -71,12 +71,6 @@ class DraftReportFailureTest extends AiOperationsServer {
     }).study();
   }
 
-  static int closedPort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
-  }
-
   static Parameters withModel(String model, byte[]... images) {
     Parameters parameters = DraftReportOperationTest.withImages(images);
     parameters.addParameter("model", new StringType(model));
@@ -98,13 +92,38 @@ class DraftReportFailureTest extends AiOperationsServer {
 
   @Test
   void anUnreachablePacsIsA502NamingTheUrlAndWritesNothing() throws Exception {
-    String address = "http://127.0.0.1:" + closedPort() + "/dicom-web";
+    String address = "http://127.0.0.1:" + CLOSED_PORT + "/dicom-web";
     String study = studyAt(address + "/", true);
     Map<String, Integer> before = written();
     HttpResponse<String> response = post("/" + study + "/$draft-report", new Parameters());
     assertOutcome(response, 502, "The PACS failed: GET " + address + "/studies/" + STUDY_UID + "/series/" + SERIES_UID
         + "/instances/", "/rendered", "connection failed");
     assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void anEndpointAtAnAddressNobodyAllowedIsRefusedWithoutCallingIt() throws Exception {
+    // The same fake PACS under another host name, and an address inside the network: neither is listed.
+    AtomicInteger calls = new AtomicInteger();
+    HttpServer internal = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    internal.createContext("/", exchange -> {
+      calls.incrementAndGet();
+      exchange.sendResponseHeaders(500, -1);
+      exchange.close();
+    });
+    internal.start();
+    try {
+      Map<String, Integer> before = written();
+      for (String address : List.of("http://127.0.0.1:" + internal.getAddress().getPort() + "/dicom-web",
+          "http://localhost:" + FAKE_PACS_PORT + "/broken/dicom-web", "ftp://127.0.0.1:" + FAKE_PACS_PORT)) {
+        assertOutcome(post("/" + studyAt(address, true) + "/$draft-report", new Parameters()), 422,
+            "medgemma.operations.draft-report.dicomweb.allowed-addresses");
+      }
+      assertThat(calls.get()).isZero();
+      assertThat(written()).isEqualTo(before);
+    } finally {
+      internal.stop(0);
+    }
   }
 
   @Test

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.fail;
 
 import dev.medgemmafhir.operations.AiTransparency;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -67,7 +66,7 @@ class DraftReportOrthancTest extends AiOperationsServer {
       fail(missing + ", or set MEDGEMMA_SKIP_ORTHANC=true to skip this test");
     }
     work = Files.createTempDirectory("medgemma-orthanc");
-    int port = freePort();
+    int port = ORTHANC_PORT;
     orthancUrl = "http://127.0.0.1:" + port;
     Path config = work.resolve("orthanc.json");
     Files.writeString(config, """
@@ -123,12 +122,6 @@ class DraftReportOrthancTest extends AiOperationsServer {
   static String installed(List<String> candidates) {
     return candidates.stream().filter(p -> Files.isExecutable(Path.of(p)) || Files.isRegularFile(Path.of(p)))
         .findFirst().orElse(null);
-  }
-
-  static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    }
   }
 
   void waitUntilUp() throws Exception {

@@ -21,7 +21,6 @@ import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.Provenance;
 import org.hl7.fhir.r4.model.StringType;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -49,6 +48,7 @@ class SecuredServerTest {
     registry.add("medgemma.security.audience", () -> TestIssuer.AUDIENCE);
     // jwks-uri is left out on purpose: it is discovered from the issuer.
     registry.add("medgemma.security.jwks-min-refresh-interval", () -> "1ms");
+    registry.add("medgemma.audit.unauthenticated-per-minute", () -> "3");
   }
 
   @LocalServerPort int port;
@@ -241,7 +241,8 @@ class SecuredServerTest {
 
   @Test
   void aiOperationsNeedWhatTheyReadAndWrite() {
-    Assumptions.assumeTrue(operationExists("summarize"), "$summarize is not registered yet");
+    // A wiring regression must fail here, not skip.
+    assertThat(operationExists("summarize")).as("$summarize is registered").isTrue();
     AiDrafts.Ids ids = seed();
     AiDrafts.Ids other = seed();
     String path = ids.encounter() + "/$summarize";
@@ -265,7 +266,7 @@ class SecuredServerTest {
 
   @Test
   void draftReportNeedsImagingStudyReadAndDiagnosticReportCreate() {
-    Assumptions.assumeTrue(operationExists("draft-report"), "$draft-report is not registered yet");
+    assertThat(operationExists("draft-report")).as("$draft-report is registered").isTrue();
     AiDrafts.Ids ids = seed();
     String path = ids.imagingStudy() + "/$draft-report";
     assertThat(outcome(fhir.post(path, token("user/ImagingStudy.r"), new Parameters()), 403))
@@ -296,6 +297,27 @@ class SecuredServerTest {
     assertThat(stored.getMeta().getVersionId()).isEqualTo("1");
     assertThat(stored.getMeta().getSecurity()).anyMatch(c -> "AIAST".equals(c.getCode()));
     assertThat(fhir.get(ids.documentProvenance(), admin).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void callsWithoutATokenCannotFillTheDatabaseWithAuditEvents() {
+    AiDrafts.Ids ids = seed();
+    int calls = 12;
+    for (int i = 0; i < calls; i++) {
+      outcome(fhir.post(ids.report() + "/$verify", null, verify("accept")), 401);
+    }
+    List<AuditEvent> events = parse(fhir.get("AuditEvent?entity=" + ids.report() + "&_count=100", token(ADMIN)),
+        Bundle.class).getEntry().stream().map(e -> (AuditEvent) e.getResource()).toList();
+    // A budget of 3 a minute (refilled evenly, one every 20 s): the first three, not the other nine.
+    assertThat(events.size()).isGreaterThanOrEqualTo(3).isLessThan(calls / 2);
+    assertThat(events).allSatisfy(e -> assertThat(e.getOutcomeDesc()).isEqualTo("HTTP 401"));
+    // Calls with a token are not limited by it.
+    String reader = practitionerToken("user/DiagnosticReport.rs", ids.practitioner());
+    for (int i = 0; i < 5; i++) {
+      outcome(fhir.post(ids.report() + "/$verify", reader, verify("accept")), 403);
+    }
+    assertThat(parse(fhir.get("AuditEvent?entity=" + ids.report() + "&outcome=4&_count=100", token(ADMIN)),
+        Bundle.class).getEntry()).hasSize(events.size() + 5);
   }
 
   boolean operationExists(String name) {
