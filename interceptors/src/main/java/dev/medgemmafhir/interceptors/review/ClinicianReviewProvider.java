@@ -165,7 +165,7 @@ public class ClinicianReviewProvider {
       }
       SmartPrincipal principal = SmartPrincipal.of(request)
           .orElseThrow(() -> new AuthenticationException("$verify needs an access token"));
-      practitioner = principal.fhirUserId();
+      practitioner = principal.fhirUserId(request.getFhirServerBase());
       if (practitioner == null || !"Practitioner".equals(practitioner.getResourceType())) {
         throw new ForbiddenOperationException("Only a clinician can verify an AI draft: the access token's "
             + "fhirUser must be a Practitioner (it is " + (principal.fhirUser() == null ? "absent" : principal.fhirUser())

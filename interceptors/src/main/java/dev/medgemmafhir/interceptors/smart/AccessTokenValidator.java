@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +37,9 @@ public class AccessTokenValidator {
       JWSAlgorithm.RS256, JWSAlgorithm.RS384, JWSAlgorithm.RS512,
       JWSAlgorithm.PS256, JWSAlgorithm.PS384, JWSAlgorithm.PS512,
       JWSAlgorithm.ES256, JWSAlgorithm.ES384, JWSAlgorithm.ES512);
+
+  /** A FHIR resource id; the {@code patient} claim must be one (not a URL, version or search). */
+  private static final Pattern FHIR_ID = Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
 
   private final SmartSettings settings;
   private final IssuerMetadata issuer;
@@ -101,6 +105,9 @@ public class AccessTokenValidator {
     String patient = claims.getStringClaim("patient");
     if (patient != null && patient.startsWith("Patient/")) {
       patient = patient.substring("Patient/".length());
+    }
+    if (patient != null && !FHIR_ID.matcher(patient).matches()) {
+      throw new ParseException("'patient' must be a Patient id (FHIR id: 1-64 of A-Z a-z 0-9 - .)", 0);
     }
     return new SmartPrincipal(
         claims.getSubject(), clientId, claims.getStringClaim("fhirUser"), patient, SmartScope.parseAll(scopes));

@@ -1,8 +1,11 @@
 package dev.medgemmafhir.interceptors.smart;
 
+import ca.uhn.fhir.i18n.Msg;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.rest.api.RestOperationTypeEnum;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.ForbiddenOperationException;
+import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import ca.uhn.fhir.rest.server.interceptor.auth.AuthorizationInterceptor;
 import ca.uhn.fhir.rest.server.interceptor.auth.IAuthRule;
 import ca.uhn.fhir.rest.server.interceptor.auth.IAuthRuleBuilder;
@@ -23,9 +26,13 @@ import org.hl7.fhir.r4.model.IdType;
  * Turns a token's SMART scopes into HAPI authorization rules, request by request.
  *
  * <ul>
- *   <li>{@code r} allows read and vread, {@code s} search and history, {@code c} create,
- *       {@code u} update and patch, {@code d} delete; {@code patient/} scopes only inside the
- *       token's {@code patient} compartment, {@code user/} and {@code system/} per resource type.
+ *   <li>First the letters each interaction needs ({@link InteractionScopes}: e.g. a conditional
+ *       create needs {@code c r s}, a patch {@code u r}), checked before anything is matched.
+ *   <li>Then HAPI's rules: {@code r} allows read and vread, {@code s} search and history,
+ *       {@code c} create, {@code u} update and patch, {@code d} delete; {@code patient/} scopes
+ *       only inside the token's {@code patient} compartment, {@code user/} and {@code system/}
+ *       per resource type. Creation needs {@code c} however it happens, and patient-scoped writes
+ *       may not reference other patients ({@link SmartWriteGuard}).
  *   <li>Transactions and batches are allowed, each entry is checked by the same rules.
  *   <li>Operations follow {@link OperationScopePolicy}; other operations need a
  *       {@code user/*.cruds} or {@code system/*.cruds} (v1: {@code *.*}) token.
@@ -42,6 +49,9 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
   private static final Set<RestOperationTypeEnum> OPERATIONS = Set.of(
       RestOperationTypeEnum.EXTENDED_OPERATION_INSTANCE, RestOperationTypeEnum.EXTENDED_OPERATION_TYPE,
       RestOperationTypeEnum.EXTENDED_OPERATION_SERVER);
+
+  /** The last rule of every scope rule list: what denies a resource outside the compartment. */
+  private static final String INSUFFICIENT_SCOPE = "insufficient scope";
 
   private final PatientCompartment compartment;
 
@@ -63,6 +73,10 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
     RestOperationTypeEnum type = request.getRestOperationType();
     if (type != null && OPERATIONS.contains(type)) {
       return operationRules(request, principal);
+    }
+    Optional<String> refusal = InteractionScopes.refusal(request, principal);
+    if (refusal.isPresent()) {
+      return deny(refusal.get());
     }
     return scopeRules(principal, type);
   }
@@ -144,7 +158,7 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
       // A patch is then checked as the update it results in.
       rules.allow("patch, checked as an update").patch().allRequests();
     }
-    rules.denyAll("insufficient scope");
+    rules.denyAll(INSUFFICIENT_SCOPE);
     return rules.build();
   }
 
@@ -168,6 +182,26 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
       rule.withAnyId();
     } else {
       rule.inCompartment("Patient", patient);
+    }
+  }
+
+  /**
+   * A read of a resource outside the token's compartment answers exactly like a read of one that
+   * does not exist (404, HAPI's own message), so ids cannot be probed for whether another
+   * patient's resource exists. Every other refusal is a 403.
+   */
+  @Override
+  protected void handleDeny(RequestDetails request, Verdict decision) {
+    try {
+      super.handleDeny(request, decision);
+    } catch (ForbiddenOperationException e) {
+      // Verdict hides its rule from subclasses; HAPI's message names it.
+      boolean outsideCompartment = e.getMessage() != null && e.getMessage().endsWith(": " + INSUFFICIENT_SCOPE);
+      if (outsideCompartment && READS.contains(request.getRestOperationType()) && request.getId() != null) {
+        throw new ResourceNotFoundException(Msg.code(2001) + "Resource "
+            + new IdType(request.getResourceName(), request.getId().getIdPart()).getValue() + " is not known");
+      }
+      throw e;
     }
   }
 

@@ -47,15 +47,29 @@ public record SmartPrincipal(String subject, String clientId, String fhirUser, S
     return patient == null ? null : new IdType("Patient", patient);
   }
 
-  /** {@code fhirUser} as a relative id ({@code Practitioner/123}), or {@code null} when absent or not a FHIR URL. */
-  public IdType fhirUserId() {
-    if (fhirUser == null || fhirUser.isBlank()) {
-      return null;
+  /**
+   * Whether this token's searches and conditional URLs on {@code resourceType} are narrowed to its
+   * patient's compartment: it has a patient and no {@code user/} or {@code system/} scope lets it
+   * search that type. For a request without a type (a transaction or batch), whether that holds
+   * for every type, i.e. the token has no {@code user/} or {@code system/} search scope at all.
+   */
+  public boolean searchesNarrowedToPatient(String resourceType) {
+    if (patient == null) {
+      return false;
     }
-    IdType id = new IdType(fhirUser);
-    if (!id.hasResourceType() || !id.hasIdPart()) {
-      return null;
+    if (resourceType == null) {
+      return scopes.stream().noneMatch(s -> s.context() != Context.PATIENT && s.permissions().indexOf('s') >= 0);
     }
-    return id.toUnqualifiedVersionless();
+    return !grantsWithoutCompartment(resourceType, 's');
+  }
+
+  /**
+   * {@code fhirUser} as a relative id ({@code Practitioner/123}) when it names a resource on this
+   * server, else {@code null}; see {@link FhirUser#localId}.
+   *
+   * @param serverBase this server's FHIR base URL as the request sees it
+   */
+  public IdType fhirUserId(String serverBase) {
+    return FhirUser.localId(fhirUser, serverBase);
   }
 }

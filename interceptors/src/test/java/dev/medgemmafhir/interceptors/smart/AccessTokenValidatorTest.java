@@ -40,7 +40,7 @@ class AccessTokenValidatorTest {
     assertThat(principal.subject()).isEqualTo("user-1");
     assertThat(principal.clientId()).isEqualTo("test-app");
     assertThat(principal.patient()).isEqualTo("p1");
-    assertThat(principal.fhirUserId().getValue()).isEqualTo("Practitioner/dr1");
+    assertThat(principal.fhirUserId("https://fhir.test/fhir").getValue()).isEqualTo("Practitioner/dr1");
     assertThat(principal.scopes()).containsExactly(
         new SmartScope(SmartScope.Context.PATIENT, "Observation", "rs"),
         new SmartScope(SmartScope.Context.USER, "Encounter", "rs"));

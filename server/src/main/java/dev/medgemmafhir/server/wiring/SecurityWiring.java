@@ -19,6 +19,7 @@ import dev.medgemmafhir.interceptors.smart.SmartAuthorizationInterceptor;
 import dev.medgemmafhir.interceptors.smart.SmartConfigurationInterceptor;
 import dev.medgemmafhir.interceptors.smart.SmartSearchNarrowingInterceptor;
 import dev.medgemmafhir.interceptors.smart.SmartSettings;
+import dev.medgemmafhir.interceptors.smart.SmartWriteGuard;
 import dev.medgemmafhir.server.fhir.FhirRestfulServerConfig;
 import java.net.URI;
 import java.time.Clock;
@@ -212,7 +213,21 @@ public class SecurityWiring {
   @Bean
   @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
   @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
-  public SmartAuthorizationInterceptor smartAuthorization(DaoRegistry daos, FhirContext fhirContext) {
-    return new SmartAuthorizationInterceptor(new DaoPatientCompartment(daos, fhirContext));
+  public SmartAuthorizationInterceptor smartAuthorization(DaoPatientCompartment compartment) {
+    return new SmartAuthorizationInterceptor(compartment);
+  }
+
+  @Bean
+  @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
+  public DaoPatientCompartment patientCompartment(DaoRegistry daos, FhirContext fhirContext) {
+    return new DaoPatientCompartment(daos, fhirContext);
+  }
+
+  /** Creation needs {@code c}; patient-scoped writes stay in their patient's record. */
+  @Bean
+  @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
+  @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
+  public SmartWriteGuard smartWriteGuard(DaoPatientCompartment compartment) {
+    return new SmartWriteGuard(compartment);
   }
 }

@@ -100,6 +100,11 @@ class SecuredServerTest {
     outcome(fhir.get("Patient", ISSUER.token(ADMIN, c -> c.issuer("https://another-issuer"))), 401);
     outcome(fhir.get("Patient", ISSUER.forgedToken(ADMIN)), 401);
     outcome(fhir.get("Patient", "not.a.token"), 401);
+    // A patient claim must be a plain Patient id: a version, search or URL is a bad token, not a 500.
+    for (Object claim : List.of("p1/_history/1", "Patient/p1/_history/1", "p1?x=y", "https://x/fhir/Patient/p1", "", 42)) {
+      assertThat(outcome(fhir.get("Patient", ISSUER.token("patient/*.rs", c -> c.claim("patient", claim))), 401))
+          .as("patient claim %s", claim).contains("patient");
+    }
     assertThat(fhir.get("Patient", ISSUER.token(ADMIN)).statusCode()).isEqualTo(200);
   }
 
@@ -177,8 +182,9 @@ class SecuredServerTest {
 
     assertThat(fhir.get(mine.patient(), token).statusCode()).isEqualTo(200);
     assertThat(fhir.get(mine.observation(), token).statusCode()).isEqualTo(200);
-    outcome(fhir.get(theirs.patient(), token), 403);
-    outcome(fhir.get(theirs.observation(), token), 403);
+    // Another patient's resources read exactly like missing ones: ids cannot be probed.
+    assertThat(outcome(fhir.get(theirs.patient(), token), 404)).contains("is not known");
+    assertThat(outcome(fhir.get(theirs.observation(), token), 404)).contains("is not known");
     outcome(fhir.get("Observation?subject=" + theirs.patient(), token), 403);
 
     // An unqualified search is narrowed to the token's patient.
@@ -237,6 +243,24 @@ class SecuredServerTest {
     });
     assertThat(success.getAgent()).anySatisfy(a -> assertThat(a.getWho().getReference()).isEqualTo(ids.device()));
     assertThat(events.stream().filter(e -> e.getOutcome() == AuditEvent.AuditEventOutcome._4)).hasSize(3);
+  }
+
+  @Test
+  void aFhirUserOnAnotherServerIsNotTheLocalPractitioner() {
+    AiDrafts.Ids ids = seed();
+    String path = ids.document() + "/$verify";
+    assertThat(outcome(fhir.post(path, practitionerToken("user/DocumentReference.u",
+        "https://elsewhere.example/fhir/" + ids.practitioner()), verify("accept")), 403)).contains("Practitioner");
+    assertThat(parse(fhir.get(ids.document(), token(ADMIN)), DocumentReference.class).getDocStatus())
+        .isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
+
+    // The same Practitioner as an absolute URL on this server's base is the local one.
+    HttpResponse<String> accepted = fhir.post(path, practitionerToken("user/DocumentReference.u",
+        "http://localhost:" + port + "/fhir/" + ids.practitioner()), verify("accept"));
+    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(200);
+    Bundle provenances = parse(fhir.get("Provenance?target=" + ids.document(), token(ADMIN)), Bundle.class);
+    assertThat(provenances.getEntry()).extracting(e -> (Provenance) e.getResource())
+        .anySatisfy(p -> assertThat(p.getAgentFirstRep().getWho().getReference()).isEqualTo(ids.practitioner()));
   }
 
   @Test
