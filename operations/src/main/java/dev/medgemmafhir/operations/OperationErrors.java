@@ -19,7 +19,7 @@ public final class OperationErrors {
   }
 
   /** 502: an upstream system (the PACS) failed or answered something unusable. */
-  public static final class UpstreamFailed extends BaseServerResponseException {
+  public static class UpstreamFailed extends BaseServerResponseException {
     public UpstreamFailed(String message) {
       super(502, message);
     }

@@ -53,6 +53,7 @@ public class AuditEventInterceptor {
 
   private static final Logger LOG = LoggerFactory.getLogger(AuditEventInterceptor.class);
   private static final String STARTED = "medgemma.audit.started";
+  private static final String RECORDED = "medgemma.audit.recorded";
 
   /** Entity detail on an unauthenticated call's AuditEvent: earlier such calls that got none. */
   public static final String UNRECORDED = "unrecorded-unauthenticated-calls";
@@ -89,13 +90,26 @@ public class AuditEventInterceptor {
     return true;
   }
 
+  /**
+   * Records how an asynchronous job ended (the kick-off's 202 is recorded like any call): its result
+   * or failure, with the kick-off's requestor and model, the period running from the kick-off to the end.
+   *
+   * @param kickoff a copy of the kick-off request (operation, target and user data)
+   */
+  public void recordJobEnd(RequestDetails kickoff, int status, IBaseResource result) {
+    kickoff.getUserData().remove(RECORDED);
+    if (audited(kickoff)) {
+      record(kickoff, status, result);
+    }
+  }
+
   static boolean audited(RequestDetails request) {
     return request != null && request.getOperation() != null && request.getId() != null
         && AUDITED_OPERATIONS.contains(normalise(request.getOperation()));
   }
 
   private void record(RequestDetails request, int status, IBaseResource result) {
-    if (request.getUserData().put("medgemma.audit.recorded", Boolean.TRUE) != null) {
+    if (request.getUserData().put(RECORDED, Boolean.TRUE) != null) {
       return;
     }
     String operation = normalise(request.getOperation());

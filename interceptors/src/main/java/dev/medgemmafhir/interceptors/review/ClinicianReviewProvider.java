@@ -220,6 +220,10 @@ public class ClinicianReviewProvider {
     document.setDocStatus(amend ? DocumentReference.ReferredDocumentStatus.AMENDED
         : DocumentReference.ReferredDocumentStatus.FINAL);
     document.setAuthenticator(verifier.copy());
+    if (document.hasDescription()) {
+      document.setDescription(verifiedWording(document.getDescription()));
+    }
+    document.getContent().forEach(c -> c.getAttachment().setTitle(verifiedWording(c.getAttachment().getTitle())));
     if (has(text)) {
       Attachment attachment = document.getContent().stream()
           .map(DocumentReference.DocumentReferenceContentComponent::getAttachment)
@@ -241,6 +245,7 @@ public class ClinicianReviewProvider {
     if (report.getResultsInterpreter().stream().noneMatch(r -> verifier.getReference().equals(r.getReference()))) {
       report.addResultsInterpreter(verifier.copy());
     }
+    report.getPresentedForm().forEach(a -> a.setTitle(verifiedWording(a.getTitle())));
     if (has(text)) {
       Attachment attachment = report.getPresentedForm().stream()
           .filter(a -> a.hasData() || (a.hasContentType() && a.getContentType().startsWith("text/")))
@@ -251,6 +256,12 @@ public class ClinicianReviewProvider {
     if (has(conclusion)) {
       report.setConclusion(conclusion.getValue());
     }
+  }
+
+  /** Accepted: the wording no longer calls it an unverified draft; that the AI wrote it stays said (and labelled). */
+  static String verifiedWording(String text) {
+    return text == null ? null : text.replace("AI-generated draft", "AI-generated").replace("AI draft", "AI-generated")
+        .replace("not yet verified by a clinician", "verified by a clinician");
   }
 
   private static void replace(Attachment attachment, String text) {

@@ -83,10 +83,10 @@ public final class AsyncJobStore {
         Timestamp.from(now), id) == 1;
   }
 
-  /** Cancels a job in any state; false when there is no such job or it was already cancelled. */
+  /** Cancels a live job; false when there is no such job or it already ended (completed, failed or cancelled). */
   public boolean cancel(String id, Instant now) {
     return jdbc.update("UPDATE mgf_async_job SET state = 'CANCELLED', progress = 'cancelled', updated_at = ?"
-        + " WHERE job_id = ? AND state <> 'CANCELLED'", Timestamp.from(now), id) == 1;
+        + " WHERE job_id = ? AND state IN ('QUEUED', 'RUNNING')", Timestamp.from(now), id) == 1;
   }
 
   /**
@@ -97,6 +97,12 @@ public final class AsyncJobStore {
     return jdbc.update("UPDATE mgf_async_job SET state = 'FAILED', http_status = 500, result_json = ?,"
         + " progress = 'failed: abandoned', updated_at = ? WHERE state IN ('QUEUED', 'RUNNING') AND heartbeat_at < ?",
         outcomeJson, Timestamp.from(now), Timestamp.from(heartbeatBefore));
+  }
+
+  /** Forgets one ended job. */
+  public boolean forget(String id) {
+    return jdbc.update("DELETE FROM mgf_async_job WHERE job_id = ? AND state IN ('COMPLETED', 'FAILED', 'CANCELLED')",
+        id) == 1;
   }
 
   /** Forgets ended jobs older than the retention. */

@@ -65,11 +65,16 @@ public final class AsyncJobs implements AutoCloseable {
 
   /** Stores the job and starts it; returns its id. */
   public String submit(AiTask task) {
+    return submit(task, (status, result) -> { });
+  }
+
+  /** As {@link #submit(AiTask)}; {@code onEnd} learns how the job ended (not when it was cancelled). */
+  public String submit(AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
     String id = UUID.randomUUID().toString();
     store.insert(id, task.operation(), task.target(), owner, clock.instant());
     Cancellation cancellation = Cancellation.create();
     live.put(id, cancellation);
-    workers.submit(() -> run(id, task, cancellation));
+    workers.submit(() -> run(id, task, cancellation, onEnd));
     return id;
   }
 
@@ -77,7 +82,7 @@ public final class AsyncJobs implements AutoCloseable {
     return store.find(id);
   }
 
-  /** Cancels a job on whichever replica runs it; false when there is no such job. */
+  /** Cancels a live job on whichever replica runs it; false when there is no such job or it already ended. */
   public boolean cancel(String id) {
     boolean cancelled = store.cancel(id, clock.instant());
     Cancellation local = live.get(id);
@@ -87,24 +92,44 @@ public final class AsyncJobs implements AutoCloseable {
     return cancelled;
   }
 
-  private void run(String id, AiTask task, Cancellation cancellation) {
+  /** Forgets an ended job (a live one is left alone); false when there was none. */
+  public boolean forget(String id) {
+    return store.forget(id);
+  }
+
+  private void run(String id, AiTask task, Cancellation cancellation,
+      java.util.function.BiConsumer<Integer, Resource> onEnd) {
+    int status = 0;
+    Resource ended = null;
     try {
       Resource result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
       boolean written = task.persist();
       String location = written ? result.getIdElement().toUnqualified().getValue() : null;
-      store.finish(id, State.COMPLETED, written ? 201 : 200, location, fhir.newJsonParser().encodeResourceToString(result),
+      status = written ? 201 : 200;
+      ended = result;
+      store.finish(id, State.COMPLETED, status, location, fhir.newJsonParser().encodeResourceToString(result),
           clock.instant());
     } catch (AiTaskRunner.Cancelled e) {
       log.info("Async job {} cancelled", id);
     } catch (BaseServerResponseException e) {
       OperationOutcome outcome = outcome(e.getMessage());
-      store.finish(id, State.FAILED, e.getStatusCode(), null, fhir.newJsonParser().encodeResourceToString(outcome),
+      status = e.getStatusCode();
+      ended = outcome;
+      store.finish(id, State.FAILED, status, null, fhir.newJsonParser().encodeResourceToString(outcome),
           clock.instant());
     } catch (RuntimeException e) {
       log.error("Async job {} failed", id, e);
-      store.finish(id, State.FAILED, 500, null,
-          fhir.newJsonParser().encodeResourceToString(outcome("The operation failed: " + e.getMessage())), clock.instant());
+      status = 500;
+      ended = outcome("The operation failed: " + e.getMessage());
+      store.finish(id, State.FAILED, 500, null, fhir.newJsonParser().encodeResourceToString(ended), clock.instant());
     } finally {
+      if (status != 0) {
+        try {
+          onEnd.accept(status, ended);
+        } catch (RuntimeException e) {
+          log.error("Recording the end of async job {} failed: {}", id, e.toString());
+        }
+      }
       live.remove(id);
       lastProgressWrite.remove(id);
     }

@@ -24,9 +24,16 @@ public final class AsyncKickoff {
   private static final String ACCEPTED = AsyncKickoff.class.getName() + ".accepted";
 
   private final AsyncJobs jobs;
+  private final JobEnd jobEnd;
 
   public AsyncKickoff(AsyncJobs jobs) {
+    this(jobs, JobEnd.NONE);
+  }
+
+  /** @param jobEnd told how each accepted job ended (the audit trail) */
+  public AsyncKickoff(AsyncJobs jobs, JobEnd jobEnd) {
     this.jobs = jobs;
+    this.jobEnd = jobEnd;
   }
 
   /** Whether the client asked for the asynchronous pattern. */
@@ -37,7 +44,8 @@ public final class AsyncKickoff {
 
   /** Stores and starts the job; returns the body of the 202 answer. */
   public OperationOutcome accept(AiTask task, RequestDetails request) {
-    String id = jobs.submit(task);
+    RequestDetails kickoff = detached(request);
+    String id = jobs.submit(task, (status, result) -> jobEnd.ended(kickoff, status, result));
     String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + id;
     if (request instanceof ca.uhn.fhir.rest.server.servlet.ServletRequestDetails servlet) {
       servlet.getServletResponse().addHeader("Content-Location", statusUrl);
@@ -49,6 +57,17 @@ public final class AsyncKickoff {
         .setDiagnostics("Accepted: $" + task.operation() + " on " + task.target() + " runs as job " + id
             + "; poll " + statusUrl);
     return outcome;
+  }
+
+  /** What the job's end needs of its kick-off, kept after the HTTP request is gone. */
+  private static RequestDetails detached(RequestDetails request) {
+    ca.uhn.fhir.rest.api.server.SystemRequestDetails copy = new ca.uhn.fhir.rest.api.server.SystemRequestDetails();
+    copy.setOperation(request.getOperation());
+    copy.setResourceName(request.getResourceName());
+    copy.setId(request.getId());
+    copy.setRequestType(request.getRequestType());
+    copy.getUserData().putAll(request.getUserData());
+    return copy;
   }
 
   @Hook(Pointcut.SERVER_OUTGOING_RESPONSE)

@@ -36,7 +36,8 @@ public final class AsyncStatusProvider {
   @Operation(name = AsyncKickoff.STATUS_OPERATION, idempotent = true, deleteEnabled = true, manualResponse = true)
   @Description(shortDefinition = "Status of an asynchronous $summarize or $draft-report",
       value = "GET: 202 with X-Progress while the job runs; 200 with a batch-response Bundle whose first entry"
-          + " carries the operation's result (or its error) once it ended. DELETE: cancels the job (202);"
+          + " carries the operation's result (or its error) once it ended. DELETE: cancels a running job, or forgets"
+          + " one that already ended (its draft stays), answering 202 with an OperationOutcome that says which;"
           + " later polls answer 404.")
   public void status(
       @Description(value = "The job id from the kick-off's Content-Location")
@@ -51,8 +52,19 @@ public final class AsyncStatusProvider {
         .orElseThrow(() -> new ResourceNotFoundException("No asynchronous job " + id));
 
     if (request.getRequestType() == RequestTypeEnum.DELETE) {
-      jobs.cancel(id);
-      write(response, 202, outcome(OperationOutcome.IssueSeverity.INFORMATION, "Job " + id + " cancelled"));
+      if (jobs.cancel(id)) {
+        write(response, 202, outcome(OperationOutcome.IssueSeverity.INFORMATION, "Job " + id + " cancelled"));
+        return;
+      }
+      // It had ended: as in FHIR's asynchronous pattern the client is done with the job, which is
+      // forgotten; nothing was cancelled, and a draft it wrote stays (withdraw it with $verify reject).
+      AsyncJob ended = jobs.find(id).orElse(job);
+      jobs.forget(id);
+      write(response, 202, outcome(OperationOutcome.IssueSeverity.INFORMATION, "Job " + id + " had already ended ("
+          + ended.state().name().toLowerCase(java.util.Locale.ROOT) + ") and was not cancelled"
+          + (ended.location() == null ? "" : "; " + ended.location().replaceFirst("/_history/.*$", "")
+              + ", which it wrote, stays a draft until a clinician verifies or rejects it ($verify)")
+          + "; the job is forgotten"));
       return;
     }
     if (!job.state().ended()) {

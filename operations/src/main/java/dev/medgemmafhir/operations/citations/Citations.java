@@ -58,12 +58,24 @@ public final class Citations {
 
   /** The text followed by a "Sources" list that spells out each cited key's reference. */
   public static String withSources(Resolved resolved, Map<String, String> keys) {
+    return withSources(resolved, keys, Map.of());
+  }
+
+  /**
+   * The text followed by a "Sources" list: each cited key with the fact the model was shown (so a
+   * clinician can check the statement without opening the record) and its reference.
+   *
+   * @param texts citation key to the fact's text as it was in the prompt; keys without text show the reference only
+   */
+  public static String withSources(Resolved resolved, Map<String, String> keys, Map<String, String> texts) {
     if (resolved.citedKeys().isEmpty()) {
       return resolved.text();
     }
     StringBuilder md = new StringBuilder(resolved.text()).append("\n\n---\n\n**Sources**\n\n");
     for (String key : resolved.citedKeys()) {
-      md.append("- [").append(key).append("] ").append(keys.get(key)).append('\n');
+      md.append("- [").append(key).append("] ");
+      String text = texts.get(key);
+      md.append(text == null ? keys.get(key) : text + " (" + keys.get(key) + ")").append('\n');
     }
     return md.toString();
   }

@@ -14,18 +14,23 @@ import java.util.Comparator;
  */
 public record ClinicalFact(Section section, String reference, Instant date, String text) {
 
-  /** Priority order: when the context must be cut, later sections lose first. */
+  /**
+   * Priority order: when the context must be cut, later sections lose first. What was recorded in
+   * the encounter comes before the patient's background (allergies, problems and medications active
+   * at the time), so a long history cannot crowd out the encounter being summarised.
+   */
   public enum Section {
     ENCOUNTER("Encounter"),
     PATIENT("Patient"),
-    ALLERGY("Allergies"),
-    ACTIVE_PROBLEM("Active problems"),
     ENCOUNTER_DIAGNOSIS("Diagnoses in this encounter"),
     PROCEDURE("Procedures"),
     MEDICATION("Medications"),
     REPORT("Diagnostic reports"),
     NOTE("Notes"),
-    OBSERVATION("Observations");
+    OBSERVATION("Observations"),
+    ALLERGY("Allergies"),
+    ACTIVE_PROBLEM("Problems active at the encounter"),
+    ACTIVE_MEDICATION("Medications active at the encounter");
 
     private final String heading;
 
@@ -35,6 +40,11 @@ public record ClinicalFact(Section section, String reference, Instant date, Stri
 
     public String heading() {
       return heading;
+    }
+
+    /** Recorded in the encounter itself (or the encounter and its patient), not background. */
+    public boolean ofTheEncounter() {
+      return compareTo(ALLERGY) < 0;
     }
   }
 

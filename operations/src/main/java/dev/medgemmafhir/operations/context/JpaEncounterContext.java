@@ -12,10 +12,11 @@ import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.param.ReferenceParam;
-import ca.uhn.fhir.rest.param.TokenParam;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import dev.medgemmafhir.operations.AiTransparency;
 import dev.medgemmafhir.operations.context.ClinicalFact.Section;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,8 +40,13 @@ import org.hl7.fhir.r4.model.Type;
 
 /**
  * The default context: the encounter, its patient, what was recorded in the encounter, and what
- * matters across encounters (active problems, allergies, current medications), read through the
- * JPA DAOs.
+ * matters across encounters (allergies, problems and medications active at the time), read
+ * through the JPA DAOs.
+ *
+ * <p>Facts are chosen as of the encounter, not as of today: nothing dated after the encounter's
+ * end is used (a later diagnosis, the patient's death, a problem's later resolution), and a
+ * background problem or medication counts only when it was active during the encounter (begun
+ * and recorded by its end, not ended before its start).
  *
  * <p>The encounter and its patient are read with the caller's request, so the server's access
  * rules decide whether the caller may summarise this encounter at all (a {@code patient/} token
@@ -72,76 +78,202 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
       throw new InvalidRequestException("Encounter " + encounterRef + " has a subject that is not a Patient");
     }
     RequestDetails request = new SystemRequestDetails();
+    Span span = Span.of(encounter);
 
     // Keyed by versionless id: a fact found by two searches is listed once, in the first section.
-    Map<String, ClinicalFact> facts = new LinkedHashMap<>();
-    add(facts, encounterFact(encounter));
+    // Every fact passes the encounter's time span: add() drops what is dated after its end.
+    Facts facts = new Facts(span);
+    facts.add(encounterFact(encounter));
     if (patient != null) {
-      add(facts, patientFact(patient, encounter));
+      facts.add(patientFact(patient, encounter, span));
     }
 
     for (Condition c : search(Condition.class, Condition.SP_ENCOUNTER, encounterRef, request)) {
-      add(facts, conditionFact(c, Section.ENCOUNTER_DIAGNOSIS));
+      if (!span.after(FactText.instant(c.getRecordedDate())) && !refutedOrInError(c.getVerificationStatus())) {
+        facts.add(conditionFact(c, Section.ENCOUNTER_DIAGNOSIS, span));
+      }
     }
     for (Procedure p : search(Procedure.class, Procedure.SP_ENCOUNTER, encounterRef, request)) {
-      add(facts, new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
+      facts.add(new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
           "Procedure (" + code(p.getStatus()) + prefixed(", ", dateOf(p.getPerformed())) + "): " + concept(p.getCode())
               + prefixed("; reason: ", concepts(p.getReasonCode()))));
     }
     for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_ENCOUNTER, encounterRef, request)) {
-      add(facts, medicationRequestFact(m));
+      facts.add(medicationRequestFact(m, Section.MEDICATION));
     }
     for (MedicationAdministration m :
         search(MedicationAdministration.class, MedicationAdministration.SP_CONTEXT, encounterRef, request)) {
-      add(facts, new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
+      facts.add(new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
           "Medication given (" + code(m.getStatus()) + prefixed(", ", dateOf(m.getEffective())) + "): "
               + medication(m.getMedication()) + prefixed("; dose: ", m.getDosage().hasDose()
                   ? FactText.quantity(m.getDosage().getDose()) : null)));
     }
     for (DiagnosticReport r : search(DiagnosticReport.class, DiagnosticReport.SP_ENCOUNTER, encounterRef, request)) {
       if (!isAiWritten(r)) {
-        add(facts, reportFact(r));
+        facts.add(reportFact(r));
       }
     }
     for (DocumentReference d : search(DocumentReference.class, DocumentReference.SP_ENCOUNTER, encounterRef, request)) {
       if (!isAiWritten(d)) {
-        noteFact(d).ifPresent(f -> add(facts, f));
+        noteFact(d).ifPresent(facts::add);
       }
     }
     for (Observation o : search(Observation.class, Observation.SP_ENCOUNTER, encounterRef, request)) {
-      observationFact(o).ifPresent(f -> add(facts, f));
+      observationFact(o).ifPresent(facts::add);
     }
 
     if (patient != null) {
       String patientRef = "Patient/" + patient.getIdElement().getIdPart();
       for (AllergyIntolerance a : search(AllergyIntolerance.class, AllergyIntolerance.SP_PATIENT, patientRef, request)) {
-        add(facts, allergyFact(a));
+        if (knownDuring(a, span)) {
+          facts.add(allergyFact(a));
+        }
       }
-      SearchParameterMap active = SearchParameterMap.newSynchronous()
-          .add(Condition.SP_PATIENT, new ReferenceParam(patientRef))
-          .add(Condition.SP_CLINICAL_STATUS, new TokenParam("active"));
-      for (Condition c : run(Condition.class, active, request)) {
-        add(facts, conditionFact(c, Section.ACTIVE_PROBLEM));
+      for (Condition c : search(Condition.class, Condition.SP_PATIENT, patientRef, request)) {
+        if (activeDuring(c, span)) {
+          facts.add(conditionFact(c, Section.ACTIVE_PROBLEM, span));
+        }
       }
-      SearchParameterMap currentMeds = SearchParameterMap.newSynchronous()
-          .add(MedicationRequest.SP_PATIENT, new ReferenceParam(patientRef))
-          .add(MedicationRequest.SP_STATUS, new TokenParam("active"));
-      for (MedicationRequest m : run(MedicationRequest.class, currentMeds, request)) {
-        add(facts, medicationRequestFact(m));
+      for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_PATIENT, patientRef, request)) {
+        if (activeDuring(m, span)) {
+          facts.add(medicationRequestFact(m, Section.ACTIVE_MEDICATION));
+        }
       }
     }
-    return new EncounterContext(encounter, patient, new ArrayList<>(facts.values()));
+    return new EncounterContext(encounter, patient, facts.list());
+  }
+
+  /** The facts gathered so far, each resource once, none dated after the encounter. */
+  private static final class Facts {
+    private final Span span;
+    private final Map<String, ClinicalFact> byResource = new LinkedHashMap<>();
+
+    Facts(Span span) {
+      this.span = span;
+    }
+
+    void add(ClinicalFact fact) {
+      if (span.after(fact.date())) {
+        return;
+      }
+      byResource.putIfAbsent(fact.reference().replaceFirst("/_history/.*$", ""), fact);
+    }
+
+    List<ClinicalFact> list() {
+      return new ArrayList<>(byResource.values());
+    }
+  }
+
+  /**
+   * When the encounter took place. Without an end, an encounter that is over is taken to have
+   * lasted a day from its start; one still in progress has no end yet.
+   */
+  record Span(Instant start, Instant end) {
+
+    static Span of(Encounter e) {
+      Instant start = FactText.instant(e.getPeriod().getStart());
+      Instant end = upperBound(e.getPeriod().getEndElement());
+      if (end == null && start != null && !inProgress(e.getStatus())) {
+        end = start.plus(Duration.ofDays(1));
+      }
+      return new Span(start, end);
+    }
+
+    /** Dated after the encounter ended: not known at the encounter. */
+    boolean after(Instant date) {
+      return date != null && end != null && date.isAfter(end);
+    }
+
+    /** Ended before the encounter began. */
+    boolean endedBefore(Instant date) {
+      return date != null && start != null && date.isBefore(start);
+    }
+
+    private static boolean inProgress(Encounter.EncounterStatus status) {
+      return status == Encounter.EncounterStatus.INPROGRESS || status == Encounter.EncounterStatus.ARRIVED
+          || status == Encounter.EncounterStatus.TRIAGED || status == Encounter.EncounterStatus.ONLEAVE
+          || status == Encounter.EncounterStatus.PLANNED;
+    }
+
+    /** The last instant a dateTime covers: "2010-05-03" ends at the end of that day. */
+    private static Instant upperBound(org.hl7.fhir.r4.model.DateTimeType dateTime) {
+      if (dateTime == null || dateTime.getValue() == null) {
+        return null;
+      }
+      java.util.Calendar calendar = java.util.Calendar.getInstance(dateTime.getTimeZone());
+      calendar.setTime(dateTime.getValue());
+      calendar.add(dateTime.getPrecision().getCalendarConstant(), 1);
+      return calendar.toInstant().minusMillis(1);
+    }
+  }
+
+  /** A problem counts as background when it had begun and was recorded by the encounter's end and had not ended before it. */
+  static boolean activeDuring(Condition c, Span span) {
+    if (refutedOrInError(c.getVerificationStatus())) {
+      return false;
+    }
+    Instant onset = FactText.when(c.getOnset());
+    Instant recorded = FactText.instant(c.getRecordedDate());
+    if (span.after(onset) || span.after(recorded)) {
+      return false;
+    }
+    if (c.hasAbatement()) {
+      Instant abated = abatement(c);
+      // Abated at an unknown time (an age or a text): it cannot be shown to have lasted until the encounter.
+      return abated != null && !span.endedBefore(abated);
+    }
+    // No end recorded: only a problem still active today is known to have lasted through the encounter.
+    return onset != null || recorded != null ? activeNow(c) : activeNow(c) && span.end() == null;
+  }
+
+  /** An allergy counts when it was recorded (or began) by the encounter's end. */
+  static boolean knownDuring(AllergyIntolerance a, Span span) {
+    return !refutedOrInError(a.getVerificationStatus()) && !span.after(FactText.instant(a.getRecordedDate()))
+        && !span.after(FactText.when(a.getOnset()));
+  }
+
+  /**
+   * A medication counts when it was ordered by the encounter's end and is still active, or its
+   * validity period reaches into the encounter. A stopped or completed order without dates cannot
+   * be shown to have lasted until the encounter and is left out.
+   */
+  static boolean activeDuring(MedicationRequest m, Span span) {
+    if (span.after(FactText.instant(m.getAuthoredOn())) || m.getStatus() == MedicationRequest.MedicationRequestStatus.ENTEREDINERROR) {
+      return false;
+    }
+    if (m.getDispenseRequest().hasValidityPeriod()) {
+      org.hl7.fhir.r4.model.Period valid = m.getDispenseRequest().getValidityPeriod();
+      return !span.after(FactText.instant(valid.getStart())) && !span.endedBefore(FactText.instant(valid.getEnd()));
+    }
+    boolean current = m.getStatus() == MedicationRequest.MedicationRequestStatus.ACTIVE
+        || m.getStatus() == MedicationRequest.MedicationRequestStatus.ONHOLD;
+    return current && (m.hasAuthoredOn() || span.end() == null);
+  }
+
+  private static Instant abatement(Condition c) {
+    if (c.getAbatement() instanceof org.hl7.fhir.r4.model.DateTimeType dt) {
+      return FactText.instant(dt.getValue());
+    }
+    if (c.getAbatement() instanceof org.hl7.fhir.r4.model.Period p) {
+      return FactText.instant(p.hasEnd() ? p.getEnd() : p.getStart());
+    }
+    return null;
+  }
+
+  private static boolean activeNow(Condition c) {
+    return c.getClinicalStatus().getCoding().stream().anyMatch(code -> List.of("active", "recurrence", "relapse")
+        .contains(code.getCode()));
+  }
+
+  private static boolean refutedOrInError(org.hl7.fhir.r4.model.CodeableConcept verification) {
+    return verification.getCoding().stream().anyMatch(code -> "entered-in-error".equals(code.getCode())
+        || "refuted".equals(code.getCode()));
   }
 
   /** Drafts this server wrote are not clinical input: summarising them would echo the model. */
   static boolean isAiWritten(Resource resource) {
     return resource.getMeta().getSecurity().stream()
         .anyMatch(c -> AiTransparency.OBSERVATION_VALUE.equals(c.getSystem()) && AiTransparency.AIAST.equals(c.getCode()));
-  }
-
-  private static void add(Map<String, ClinicalFact> facts, ClinicalFact fact) {
-    String versionless = fact.reference().replaceFirst("/_history/.*$", "");
-    facts.putIfAbsent(versionless, fact);
   }
 
   private <T extends IBaseResource> List<T> search(Class<T> type, String param, String reference, RequestDetails request) {
@@ -175,28 +307,32 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return new ClinicalFact(Section.ENCOUNTER, versioned(e), instant(e.getPeriod().getStart()), text.toString());
   }
 
-  /** Age and sex only: the summary needs no name, address or identifiers. */
-  private static ClinicalFact patientFact(Patient p, Encounter e) {
+  /** Age and sex only: the summary needs no name, address or identifiers; a death only if it came by the encounter's end. */
+  private static ClinicalFact patientFact(Patient p, Encounter e, Span span) {
     int age = FactText.ageInYears(p.getBirthDate(), e.getPeriod().getStart());
     String text = "Patient: " + (p.hasGender() ? p.getGender().toCode() : "sex unknown")
         + (age >= 0 ? ", " + age + " years old at the encounter" : "")
         + (p.hasDeceased() && p.getDeceased() instanceof org.hl7.fhir.r4.model.DateTimeType d
-            ? ", deceased " + date(d.getValue()) : "");
+            && d.getValue() != null && !span.after(d.getValue().toInstant()) ? ", deceased " + date(d.getValue()) : "");
     return new ClinicalFact(Section.PATIENT, versioned(p), null, text);
   }
 
-  private static ClinicalFact conditionFact(Condition c, Section section) {
-    String status = concept(c.getClinicalStatus());
+  /** As of the encounter: a resolution that came after it is not shown (the problem was active then). */
+  private static ClinicalFact conditionFact(Condition c, Section section, Span span) {
+    Instant abated = abatement(c);
+    boolean resolvedLater = abated != null && span.after(abated);
+    String status = resolvedLater ? "active at the encounter" : concept(c.getClinicalStatus());
     String text = "Condition (" + nonNull(status, "status unknown") + prefixed(", onset ", dateOf(c.getOnset()))
-        + prefixed(", abated ", dateOf(c.getAbatement())) + "): " + nonNull(concept(c.getCode()), "unspecified");
+        + (resolvedLater ? "" : prefixed(", abated ", dateOf(c.getAbatement()))) + "): "
+        + nonNull(concept(c.getCode()), "unspecified");
     return new ClinicalFact(section, versioned(c), when(c.getOnset()), text);
   }
 
-  private static ClinicalFact medicationRequestFact(MedicationRequest m) {
+  private static ClinicalFact medicationRequestFact(MedicationRequest m, Section section) {
     String dosage = m.getDosageInstruction().stream().filter(d -> d.hasText()).map(d -> d.getText()).findFirst().orElse(null);
     String text = "Medication ordered (" + code(m.getStatus()) + prefixed(", ", date(m.getAuthoredOn())) + "): "
         + medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
-    return new ClinicalFact(Section.MEDICATION, versioned(m), instant(m.getAuthoredOn()), text);
+    return new ClinicalFact(section, versioned(m), instant(m.getAuthoredOn()), text);
   }
 
   private static ClinicalFact allergyFact(AllergyIntolerance a) {

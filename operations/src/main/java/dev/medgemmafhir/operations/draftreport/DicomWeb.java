@@ -117,11 +117,21 @@ public final class DicomWeb {
     return instances;
   }
 
+  /** The PACS does not have one instance the study lists: the report may still be drafted from the others. */
+  public static final class InstanceMissing extends OperationErrors.UpstreamFailed {
+    InstanceMissing(String message) {
+      super(message);
+    }
+  }
+
   /** WADO-RS {@code .../instances/{sop}/rendered}, asked for as PNG (a JPEG answer is accepted too). */
   public Rendered rendered(String address, String studyUid, String seriesUid, String sopInstanceUid) {
     String url = address + "/studies/" + studyUid + "/series/" + seriesUid + "/instances/" + sopInstanceUid + "/rendered";
     HttpResponse<InputStream> response = send(url, "image/png");
     try (InputStream body = response.body()) {
+      if (response.statusCode() == 404) {
+        throw new InstanceMissing("The PACS failed: GET " + url + ": HTTP 404, no such instance");
+      }
       if (response.statusCode() != 200) {
         throw failed(url, "HTTP " + response.statusCode());
       }
@@ -143,9 +153,13 @@ public final class DicomWeb {
   private List<JsonNode> query(String url) {
     HttpResponse<InputStream> response = send(url, "application/dicom+json");
     try (InputStream body = response.body()) {
-      if (response.statusCode() == 204 || response.statusCode() == 404) {
-        // QIDO-RS answers an empty match with 204; some servers with 404 for an unknown study/series.
+      if (response.statusCode() == 204) {
+        // QIDO-RS answers an empty match with 204.
         return List.of();
+      }
+      if (response.statusCode() == 404) {
+        // The study or series the record names is missing on the PACS (or the address is wrong): a PACS problem.
+        throw failed(url, "HTTP 404, the PACS does not know this study or series");
       }
       if (response.statusCode() != 200) {
         throw failed(url, "HTTP " + response.statusCode());

@@ -84,7 +84,7 @@ public final class DraftReportOperation {
         return existing.get();
       }
     }
-    DraftReportTask task = reporter.fetch(plan);
+    DraftReportTask task = reporter.task(plan);
     if (AsyncKickoff.wantsAsync(request)) {
       return async.accept(task, request);
     }

@@ -31,11 +31,13 @@ public final class DraftReportTask implements AiTask {
   static final String IMAGING_STUDY_CODE = "18748-4";
 
   private final DraftReporter.Plan plan;
-  private final GenerationRequest request;
+  private final java.util.function.Supplier<DraftReporter.Fetched> fetch;
+  private DraftReporter.Fetched fetched;
 
-  DraftReportTask(DraftReporter.Plan plan, GenerationRequest request) {
+  /** @param fetch downloads the images and builds the request; runs once, on the thread that runs the task */
+  DraftReportTask(DraftReporter.Plan plan, java.util.function.Supplier<DraftReporter.Fetched> fetch) {
     this.plan = plan;
-    this.request = request;
+    this.fetch = fetch;
   }
 
   @Override
@@ -53,9 +55,17 @@ public final class DraftReportTask implements AiTask {
     return plan.model();
   }
 
+  /** The first call downloads the planned images from the PACS (a job does this after its 202). */
   @Override
   public GenerationRequest request() {
-    return request;
+    return fetched().request();
+  }
+
+  private synchronized DraftReporter.Fetched fetched() {
+    if (fetched == null) {
+      fetched = fetch.get();
+    }
+    return fetched;
   }
 
   @Override
@@ -120,7 +130,7 @@ public final class DraftReportTask implements AiTask {
     Provenance provenance = null;
     if (draftReference != null) {
       provenance = AiProvenance.of(draftReference, device, plan.context().inputs(), now);
-      for (ReportImage image : plan.images()) {
+      for (ReportImage image : fetched().images()) {
         Reference what = new Reference().setDisplay(image.label());
         if (image instanceof ReportImage.Dicom dicom) {
           what.setIdentifier(new Identifier().setSystem(StudyImages.DICOM_UID_SYSTEM)
@@ -150,8 +160,11 @@ public final class DraftReportTask implements AiTask {
 
   private Extension inputSummary(GenerationResult generated) {
     Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
-    ext.addExtension("imagesIncluded", new IntegerType(plan.images().size()));
+    ext.addExtension("imagesIncluded", new IntegerType(fetched().images().size()));
     ext.addExtension("imagesOmitted", new IntegerType(plan.imagesOmitted()));
+    if (fetched().missing() > 0) {
+      ext.addExtension("imagesMissing", new IntegerType(fetched().missing()));
+    }
     ext.addExtension("indicationSource", new CodeType(plan.indicationSource()));
     ext.addExtension("promptTokens", new IntegerType(generated.promptTokenIds().length));
     ext.addExtension("generatedTokens", new IntegerType(generated.generatedTokenIds().length));

@@ -9,6 +9,7 @@ import dev.medgemmafhir.engine.Engine;
 import dev.medgemmafhir.engine.GenerationParams;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.InvalidInputException;
+import dev.medgemmafhir.operations.OperationErrors;
 import dev.medgemmafhir.operations.model.LoadedModel;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.run.IdempotencyKey;
@@ -54,8 +55,8 @@ public final class DraftReporter {
   /**
    * A checked request whose images are chosen but not yet downloaded.
    *
-   * @param indicationSource where the indication came from: {@code request}, {@code study} (its reasons and
-   *     orders) or {@code none}
+   * @param indicationSource where the indication came from: {@code request}, {@code study} (its own reasons),
+   *     {@code order} (its orders' reasons, code and notes) or {@code none}
    * @param images the images in the order the model gets them
    * @param imagesOmitted images that were available but over {@code maxImages} or the context
    */
@@ -99,7 +100,7 @@ public final class DraftReporter {
     boolean given = indication != null && !indication.isBlank();
     String derived = given ? indication.strip() : context.derivedIndication();
     String indicationText = derived.isBlank() ? "not given" : derived;
-    String indicationSource = given ? "request" : derived.isBlank() ? "none" : "study";
+    String indicationSource = given ? "request" : context.indicationSource();
     String studyLine = context.studyLine();
 
     // Attached images replace the PACS: a non-DICOM workflow sends what it has.
@@ -109,8 +110,10 @@ public final class DraftReporter {
       candidates.addAll(attached.subList(0, Math.min(imageLimit, attached.size())));
       omitted = attached.size() - candidates.size();
     } else {
-      candidates.addAll(new StudyImages(daos, dicomWeb).choose(context.study(), limits.maxImagesPerSeries(),
-          imageLimit, request));
+      StudyImages.Choice choice = new StudyImages(daos, dicomWeb).choose(context.study(), limits.maxImagesPerSeries(),
+          imageLimit, request);
+      candidates.addAll(choice.images());
+      omitted = choice.cutByLimit();
     }
     int fitting = fit(model.engine(), studyLine, indicationText, candidates, tokens);
     omitted += candidates.size() - fitting;
@@ -128,28 +131,56 @@ public final class DraftReporter {
         persist == null || persist);
   }
 
-  /** Downloads the planned DICOM images; attached ones are already here. */
-  public DraftReportTask fetch(Plan plan) {
+  /** The task for a plan; its images are downloaded when it runs (after an async kick-off answered). */
+  public DraftReportTask task(Plan plan) {
+    return new DraftReportTask(plan, () -> fetch(plan));
+  }
+
+  /** The images the model got (those the PACS had), their request, and how many planned ones the PACS lacked. */
+  record Fetched(GenerationRequest request, List<ReportImage> images, int missing) {}
+
+  /**
+   * Downloads the planned DICOM images; attached ones are already here. An instance the PACS does
+   * not have (404) is left out and counted; when it has none of them, the PACS failed (502).
+   */
+  private Fetched fetch(Plan plan) {
     long start = System.nanoTime();
     List<ContentPart> pixels = new ArrayList<>();
+    List<ReportImage> used = new ArrayList<>();
+    DicomWeb.InstanceMissing lastMissing = null;
     int fromPacs = 0;
     for (ReportImage image : plan.images()) {
       if (image instanceof ReportImage.Dicom dicom) {
-        pixels.add(new ContentPart.Image(dicomWeb.rendered(dicom.address(), dicom.studyUid(), dicom.seriesUid(),
-            dicom.sopInstanceUid()).bytes()));
-        fromPacs++;
+        try {
+          pixels.add(new ContentPart.Image(dicomWeb.rendered(dicom.address(), dicom.studyUid(), dicom.seriesUid(),
+              dicom.sopInstanceUid()).bytes()));
+          used.add(image);
+          fromPacs++;
+        } catch (DicomWeb.InstanceMissing missing) {
+          lastMissing = missing;
+        }
       } else if (image instanceof ReportImage.Attached file) {
         pixels.add(new ContentPart.Image(file.bytes()));
+        used.add(image);
       }
+    }
+    if (used.isEmpty() && lastMissing != null) {
+      throw new OperationErrors.UpstreamFailed("The PACS has none of the " + plan.images().size() + " planned images of "
+          + plan.target() + "; last: " + lastMissing.getMessage());
+    }
+    int missing = plan.images().size() - used.size();
+    if (missing > 0) {
+      log.warn("draft-report for {}: {} of {} instances missing on the PACS, drafting from the others", plan.target(),
+          missing, plan.images().size());
     }
     if (fromPacs > 0) {
       log.info("draft-report fetched {} images for {} from the PACS in {} ms", fromPacs, plan.target(),
           (System.nanoTime() - start) / 1_000_000);
     }
     var iterator = pixels.iterator();
-    List<ChatMessage> messages = ReportPrompt.render(plan.studyLine(), plan.indication(), plan.images(),
+    List<ChatMessage> messages = ReportPrompt.render(plan.studyLine(), plan.indication(), used,
         image -> iterator.next());
-    return new DraftReportTask(plan, new GenerationRequest(messages, GenerationParams.greedy(plan.maxTokens())));
+    return new Fetched(new GenerationRequest(messages, GenerationParams.greedy(plan.maxTokens())), used, missing);
   }
 
   /** Inline images must be PNG or JPEG data; anything else is the caller's mistake (400). */

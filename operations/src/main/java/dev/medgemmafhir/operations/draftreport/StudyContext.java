@@ -118,20 +118,7 @@ record StudyContext(ImagingStudy study, Patient patient, List<ServiceRequest> or
    * empty when nothing is recorded.
    */
   String derivedIndication() {
-    Map<String, Boolean> lines = new LinkedHashMap<>();
-    addLine(lines, concepts(study.getReasonCode()));
-    for (Reference reason : study.getReasonReference()) {
-      if (reason.hasDisplay()) {
-        addLine(lines, reason.getDisplay());
-      }
-    }
-    for (Resource reason : reasons) {
-      if (reason instanceof Condition condition) {
-        addLine(lines, concept(condition.getCode()));
-      } else if (reason instanceof Observation observation) {
-        addLine(lines, concept(observation.getCode()));
-      }
-    }
+    Map<String, Boolean> lines = studyReasons();
     for (ServiceRequest order : orders) {
       addLine(lines, concepts(order.getReasonCode()));
       for (Reference reason : order.getReasonReference()) {
@@ -149,6 +136,30 @@ record StudyContext(ImagingStudy study, Patient patient, List<ServiceRequest> or
     }
     String text = String.join("; ", lines.keySet());
     return text.length() <= MAX_INDICATION_CHARS ? text : text.substring(0, MAX_INDICATION_CHARS) + " [...]";
+  }
+
+  /** Where {@link #derivedIndication()} comes from: {@code study} (its own reasons), {@code order}, or {@code none}. */
+  String indicationSource() {
+    return !studyReasons().isEmpty() ? "study" : derivedIndication().isBlank() ? "none" : "order";
+  }
+
+  /** The indication lines the study itself records. */
+  private Map<String, Boolean> studyReasons() {
+    Map<String, Boolean> lines = new LinkedHashMap<>();
+    addLine(lines, concepts(study.getReasonCode()));
+    for (Reference reason : study.getReasonReference()) {
+      if (reason.hasDisplay()) {
+        addLine(lines, reason.getDisplay());
+      }
+    }
+    for (Resource reason : reasons) {
+      if (reason instanceof Condition condition) {
+        addLine(lines, concept(condition.getCode()));
+      } else if (reason instanceof Observation observation) {
+        addLine(lines, concept(observation.getCode()));
+      }
+    }
+    return lines;
   }
 
   private static void addLine(Map<String, Boolean> lines, String text) {

@@ -44,12 +44,19 @@ final class StudyImages {
   }
 
   /**
+   * The chosen images, and how many more the per-series rule would have taken but {@code limit}
+   * cut (series whose instances must be asked of the PACS are not asked once the limit is reached,
+   * so their images are not counted).
+   */
+  record Choice(List<ReportImage.Dicom> images, int cutByLimit) {}
+
+  /**
    * The study's instances in the order the model should get them (most wanted first), at most
    * {@code limit} of them and at most {@code perSeries} from one series.
    *
    * @throws UnprocessableEntityException the study has no way to reach any image
    */
-  List<ReportImage.Dicom> choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
+  Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
     String target = "ImagingStudy/" + study.getIdElement().getIdPart();
     Optional<String> studyAddress = endpointAddress(study.getEndpoint(), request);
     List<Optional<String>> seriesAddresses = study.getSeries().stream()
@@ -88,8 +95,11 @@ final class StudyImages {
         .thenComparing(SeriesPlan::listed));
 
     List<List<ReportImage.Dicom>> picks = new ArrayList<>();
-    for (int rank = 0; rank < series.size() && picks.size() < limit; rank++) {
+    for (int rank = 0; rank < series.size(); rank++) {
       SeriesPlan plan = series.get(rank);
+      if (picks.size() >= limit && plan.instances().isEmpty()) {
+        continue; // not worth a PACS query: none of its images would be taken
+      }
       List<Listed> instances = plan.instances().isEmpty()
           ? dicomWeb.listInstances(plan.address(), studyUid, plan.seriesUid()).stream()
               .map(inst -> new Listed(inst.sopInstanceUid(), inst.number())).toList()
@@ -125,7 +135,8 @@ final class StudyImages {
         break;
       }
     }
-    return result;
+    int candidates = picks.stream().mapToInt(List::size).sum();
+    return new Choice(result, candidates - result.size());
   }
 
   /**
@@ -150,10 +161,15 @@ final class StudyImages {
     return ordered;
   }
 
-  /** The study's DICOM Study Instance UID, without the {@code urn:oid:} prefix. */
+  /**
+   * The study's DICOM Study Instance UID, without the {@code urn:oid:} prefix: an identifier with
+   * system {@code urn:dicom:uid}, or (as Synthea and other writers of R4 examples record it) system
+   * {@code urn:ietf:rfc:3986} with a {@code urn:oid:} value.
+   */
   static Optional<String> studyUid(ImagingStudy study) {
     return study.getIdentifier().stream()
-        .filter(i -> DICOM_UID_SYSTEM.equals(i.getSystem()) && i.hasValue())
+        .filter(i -> i.hasValue() && (DICOM_UID_SYSTEM.equals(i.getSystem())
+            || ("urn:ietf:rfc:3986".equals(i.getSystem()) && i.getValue().startsWith("urn:oid:"))))
         .map(i -> i.getValue().startsWith("urn:oid:") ? i.getValue().substring("urn:oid:".length()) : i.getValue())
         .filter(v -> !v.isBlank())
         .findFirst();

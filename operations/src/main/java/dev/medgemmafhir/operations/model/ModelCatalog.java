@@ -87,6 +87,21 @@ public final class ModelCatalog implements AutoCloseable {
     return states;
   }
 
+  /** Why a model failed to load (its loader's message); empty when it did not fail. */
+  public java.util.Optional<String> failure(String id) {
+    Slot slot = slots.get(id);
+    return slot == null || slot.state() != State.FAILED ? java.util.Optional.empty()
+        : java.util.Optional.of(slot.failure() == null ? "unknown error" : slot.failure());
+  }
+
+  /** Unregisters a model; its engine is closed. */
+  public void remove(String id) {
+    Slot slot = slots.remove(id);
+    if (slot != null && slot.model() != null) {
+      slot.model().engine().close();
+    }
+  }
+
   public boolean allReady() {
     return slots.values().stream().allMatch(s -> s.state() == State.READY);
   }

@@ -21,6 +21,7 @@ public interface AiTask {
 
   LoadedModel model();
 
+  /** What to ask the model; the first call may do slow input work (download images), so it is made where the task runs. */
   GenerationRequest request();
 
   /** The draft's identifier value: equal for a retry over unchanged inputs, model and parameters. */
@@ -31,6 +32,15 @@ public interface AiTask {
 
   /** Whether to write the result; when false the draft is returned unsaved and nothing is written. */
   boolean persist();
+
+  /**
+   * Earlier drafts the new one replaces (a FHIR search, e.g. the unverified summaries of the same
+   * encounter and kind): they are marked superseded in the transaction that writes the new one.
+   * Empty when the draft type has no such status.
+   */
+  default java.util.Optional<ca.uhn.fhir.jpa.searchparam.SearchParameterMap> supersedes() {
+    return java.util.Optional.empty();
+  }
 
   /**
    * Builds the draft and its Provenance from the model's answer.

@@ -52,6 +52,7 @@ public final class AiTaskRunner {
 
   /** Synchronous: a full queue is a 429 now. */
   public Resource runNow(AiTask task) {
+    task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
       return generateAndWrite(task, Progress.NONE, Cancellation.none());
     } catch (InterruptedException e) {
@@ -62,6 +63,11 @@ public final class AiTaskRunner {
 
   /** Asynchronous: the job waits for its turn. */
   public Resource runAccepted(AiTask task, Progress progress, Cancellation cancellation) {
+    progress.report("fetching inputs");
+    task.request(); // inputs are fetched before taking a model slot
+    if (cancellation.isCancelled()) {
+      throw new Cancelled();
+    }
     progress.report("queued for model " + task.model().id());
     try (InferenceQueue.Permit permit = task.model().queue().enter()) {
       if (cancellation.isCancelled()) {
@@ -92,6 +98,9 @@ public final class AiTaskRunner {
       throw new InternalErrorException("Generation failed: " + e.getMessage(), e);
     }
     record(task, generated, System.nanoTime() - start);
+    generated = new GenerationResult(ModelText.clean(generated.text()), generated.promptTokenIds(),
+        generated.generatedTokenIds(), generated.stopReason(), generated.prefillMillis(), generated.decodeMillis(),
+        generated.executionProvider());
     if (generated.stopReason() == StopReason.CANCELLED) {
       throw new Cancelled();
     }
@@ -103,7 +112,7 @@ public final class AiTaskRunner {
     if (!task.persist()) {
       return draft.resource();
     }
-    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey());
+    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
     log.info("{} wrote {} for {} with model {} ({} tokens, stop: {})", task.operation(),
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
         generated.generatedTokenIds().length, generated.stopReason());
@@ -122,8 +131,9 @@ public final class AiTaskRunner {
         .tag("model", model).tag("operation", operation).register(meters)
         .increment(generated.promptTokenIds().length);
     if (generated.decodeTokensPerSecond() > 0) {
+      // No base unit: Prometheus would append it to the name (..._per_second_tokens_s).
       DistributionSummary.builder("medgemma.generation.decode.tokens.per.second")
-          .description("Decode speed of one generation").baseUnit("tokens/s")
+          .description("Decode speed of one generation, tokens per second")
           .tag("model", model).tag("operation", operation).register(meters)
           .record(generated.decodeTokensPerSecond());
     }

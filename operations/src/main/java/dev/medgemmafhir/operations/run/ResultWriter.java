@@ -12,6 +12,8 @@ import java.util.Optional;
 import java.util.UUID;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Enumerations;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.Meta;
 import org.hl7.fhir.r4.model.Reference;
@@ -32,6 +34,26 @@ public final class ResultWriter {
     this.daos = daos;
   }
 
+  private void supersede(AiTask.Draft draft, Bundle tx, Optional<SearchParameterMap> supersedes, String key) {
+    if (supersedes.isEmpty() || !(draft.resource() instanceof DocumentReference fresh)) {
+      return;
+    }
+    for (IBaseResource found : daos.getResourceDao("DocumentReference").search(supersedes.get(),
+        new SystemRequestDetails()).getResources(0, 100)) {
+      DocumentReference old = (DocumentReference) found;
+      boolean unverified = old.getDocStatus() == DocumentReference.ReferredDocumentStatus.PRELIMINARY;
+      boolean sameDraft = old.getIdentifier().stream().anyMatch(i -> key.equals(i.getValue()));
+      if (!unverified || sameDraft) {
+        continue;
+      }
+      String id = "DocumentReference/" + old.getIdElement().getIdPart();
+      old.setStatus(Enumerations.DocumentReferenceStatus.SUPERSEDED);
+      tx.addEntry().setFullUrl(id).setResource(old).getRequest().setMethod(Bundle.HTTPVerb.PUT).setUrl(id)
+          .setIfMatch("W/\"" + old.getMeta().getVersionId() + "\"");
+      fresh.addRelatesTo().setCode(DocumentReference.DocumentRelationshipType.REPLACES).setTarget(new Reference(id));
+    }
+  }
+
   /** The draft an earlier identical request wrote, if any. */
   public Optional<Resource> findDraft(String type, String idempotencyKey) {
     SearchParameterMap byKey = SearchParameterMap.newSynchronous()
@@ -49,6 +71,16 @@ public final class ResultWriter {
 
   /** Writes the Device (if new), the draft and its Provenance; returns the stored draft. */
   public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey) {
+    return write(model, draft, placeholders, idempotencyKey, Optional.empty());
+  }
+
+  /**
+   * As {@link #write(LoadedModel, AiTask.Draft, Placeholders, String)}; unverified drafts found by
+   * {@code supersedes} are marked superseded in the same transaction (guarded by their version),
+   * and the new draft says it replaces them.
+   */
+  public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey,
+      Optional<SearchParameterMap> supersedes) {
     Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
     tx.addEntry().setFullUrl(placeholders.device().getReference()).setResource(model.device())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Device")
@@ -59,6 +91,7 @@ public final class ResultWriter {
         .setIfNoneExist("identifier=" + AiTransparency.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
     tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(draft.provenance())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
+    supersede(draft, tx, supersedes, idempotencyKey);
 
     Bundle response = systemDao.transaction(new SystemRequestDetails(), tx);
     IdType location = new IdType(response.getEntry().get(1).getResponse().getLocation());

@@ -57,6 +57,10 @@ public final class SummarizeOperation {
       @OperationParam(name = "maxTokens", min = 0, max = 1, typeName = "integer") IntegerType maxTokens,
       @Description(value = "A configured model id; default: medgemma.operations.summarize.model")
       @OperationParam(name = "model", min = 0, max = 1, typeName = "string") StringType model,
+      @Description(value = "true: run nothing and write nothing; answer a Parameters resource with the exact"
+          + " messages the model would get (system, user), promptTokens, the facts included and omitted, and each"
+          + " citation key's reference")
+      @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
     SummarizeTask task = summarizer.prepare(encounterId,
         style == null ? null : style.getValue(),
@@ -65,6 +69,9 @@ public final class SummarizeOperation {
         model == null ? null : model.getValue(),
         request);
     OperationRequestData.record(request, task);
+    if (dryRun != null && Boolean.TRUE.equals(dryRun.getValue())) {
+      return task.preview();
+    }
     if (task.persist()) {
       var existing = writer.findDraft(task.draftType(), task.idempotencyKey());
       if (existing.isPresent()) {

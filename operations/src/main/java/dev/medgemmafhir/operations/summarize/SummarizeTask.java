@@ -6,13 +6,11 @@ import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.operations.AiTransparency;
 import dev.medgemmafhir.operations.citations.Citations;
 import dev.medgemmafhir.operations.context.EncounterContext;
-import dev.medgemmafhir.operations.context.FactText;
 import dev.medgemmafhir.operations.model.LoadedModel;
 import dev.medgemmafhir.operations.prompt.ContextBudget;
 import dev.medgemmafhir.operations.run.AiProvenance;
 import dev.medgemmafhir.operations.run.AiTask;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import org.hl7.fhir.r4.model.Attachment;
@@ -84,29 +82,58 @@ public final class SummarizeTask implements AiTask {
     return persist;
   }
 
+  /** The unverified AI summaries of the same kind for this encounter, still current. */
+  @Override
+  public java.util.Optional<ca.uhn.fhir.jpa.searchparam.SearchParameterMap> supersedes() {
+    return java.util.Optional.of(ca.uhn.fhir.jpa.searchparam.SearchParameterMap.newSynchronous()
+        .add(DocumentReference.SP_ENCOUNTER, new ca.uhn.fhir.rest.param.ReferenceParam(target()))
+        .add(DocumentReference.SP_TYPE, new ca.uhn.fhir.rest.param.TokenParam("http://loinc.org", style.loinc()))
+        .add(DocumentReference.SP_STATUS, new ca.uhn.fhir.rest.param.TokenParam("current"))
+        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiTransparency.OBSERVATION_VALUE, AiTransparency.AIAST)));
+  }
+
+  /**
+   * What the model would be given, without running it: each message's text, the prompt's length
+   * and what was left out ({@code dryRun}).
+   */
+  public org.hl7.fhir.r4.model.Parameters preview() {
+    org.hl7.fhir.r4.model.Parameters preview = new org.hl7.fhir.r4.model.Parameters();
+    for (dev.medgemmafhir.engine.ChatMessage message : request.messages()) {
+      StringBuilder text = new StringBuilder();
+      message.parts().forEach(p -> text.append(p instanceof dev.medgemmafhir.engine.ContentPart.Text t ? t.text() : "<image>"));
+      preview.addParameter(message.role().name().toLowerCase(java.util.Locale.ROOT),
+          new org.hl7.fhir.r4.model.StringType(text.toString()));
+    }
+    preview.addParameter("promptTokens", new IntegerType(fitted.promptTokens()));
+    preview.addParameter("maxTokens", new IntegerType(request.params().maxNewTokens()));
+    preview.addParameter("factsIncluded", new IntegerType(fitted.included().size()));
+    preview.addParameter("factsOmitted", new IntegerType(fitted.omitted()));
+    fitted.citations().forEach((key, reference) -> {
+      var citation = preview.addParameter().setName("citation");
+      citation.addPart().setName("key").setValue(new org.hl7.fhir.r4.model.StringType(key));
+      citation.addPart().setName("reference").setValue(new Reference(reference));
+    });
+    return preview;
+  }
+
   public ContextBudget.Fitted fitted() {
     return fitted;
   }
 
-  /** The versioned references the model saw: encounter, patient and every fact in the prompt. */
+  /** The versioned references the model saw: exactly the facts in the prompt (the encounter and patient when they fit). */
   List<String> inputsSeen() {
-    List<String> inputs = new ArrayList<>();
-    inputs.add(FactText.versioned(context.encounter()));
-    if (context.patient() != null) {
-      inputs.add(FactText.versioned(context.patient()));
-    }
-    fitted.included().forEach(f -> {
-      if (!inputs.contains(f.reference())) {
-        inputs.add(f.reference());
-      }
-    });
-    return inputs;
+    return fitted.included().stream().map(f -> f.reference()).distinct().toList();
   }
 
   @Override
   public Draft complete(GenerationResult generated, Reference device, Reference draftReference) {
     Citations.Resolved cited = Citations.resolve(generated.text(), fitted.citations());
-    String markdown = Citations.withSources(cited, fitted.citations());
+    // Citation keys were given out in prompt order: C1 is the first included fact.
+    java.util.Map<String, String> texts = new java.util.HashMap<>();
+    for (int i = 0; i < fitted.included().size(); i++) {
+      texts.put("C" + (i + 1), fitted.included().get(i).text());
+    }
+    String markdown = Citations.withSources(cited, fitted.citations(), texts);
     Date now = new Date();
 
     DocumentReference doc = new DocumentReference();

@@ -45,8 +45,7 @@ public final class Summarizer {
     LoadedModel model = models.require(modelId == null || modelId.isBlank() ? models.defaultModelFor("summarize") : modelId);
 
     EncounterContext context = strategy.gather(encounterId, request);
-    boolean hasClinicalFacts = context.facts().stream().anyMatch(
-        f -> f.section() != ClinicalFact.Section.ENCOUNTER && f.section() != ClinicalFact.Section.PATIENT);
+    boolean hasClinicalFacts = context.facts().stream().anyMatch(Summarizer::clinical);
     if (!hasClinicalFacts) {
       throw new UnprocessableEntityException("Encounter/" + encounterId.getIdPart()
           + " has nothing to summarize: no conditions, observations, medications, procedures, allergies,"
@@ -54,8 +53,34 @@ public final class Summarizer {
     }
     ContextBudget.Fitted fitted = ContextBudget.fit(model.engine(), context.facts(), tokens,
         lines -> SummaryPrompt.render(style, lines));
+    if (fitted.included().stream().noneMatch(Summarizer::clinical)) {
+      throw nothingFits(encounterId, model, tokens, context, fitted);
+    }
     String key = IdempotencyKey.of("summarize", SummaryPrompt.VERSION, List.of(style.code(), Integer.toString(tokens)),
         model.deviceIdentifier().getValue(), context.inputs());
     return new SummarizeTask(model, context, style, fitted, tokens, key, persist == null || persist);
+  }
+
+  /** A fact beyond the encounter's own line and the patient's age and sex. */
+  private static boolean clinical(ClinicalFact fact) {
+    return fact.section() != ClinicalFact.Section.ENCOUNTER && fact.section() != ClinicalFact.Section.PATIENT;
+  }
+
+  /**
+   * A summary written from no clinical fact would cite nothing: the caller is told what to change
+   * instead, with the largest {@code maxTokens} that leaves room for the most important fact.
+   */
+  private static UnprocessableEntityException nothingFits(IdType encounterId, LoadedModel model, int tokens,
+      EncounterContext context, ContextBudget.Fitted fitted) {
+    ClinicalFact first = context.facts().stream().filter(Summarizer::clinical).sorted(ClinicalFact.PRIORITY)
+        .findFirst().orElseThrow();
+    int firstCost = model.engine().countTokens("[C" + (fitted.citations().size() + 1) + "] " + first.text() + "\n");
+    int largest = model.engine().contextLength() - fitted.promptTokens() - firstCost;
+    long clinicalFacts = context.facts().stream().filter(Summarizer::clinical).count();
+    return new UnprocessableEntityException("None of the " + clinicalFacts + " clinical facts of Encounter/"
+        + encounterId.getIdPart() + " fits in the context of model '" + model.id() + "' ("
+        + model.engine().contextLength() + " tokens) beside the instructions and maxTokens " + tokens
+        + ": send a smaller maxTokens" + (largest >= 1 ? " (at most " + largest + ")" : "")
+        + " or use a model with a larger context");
   }
 }

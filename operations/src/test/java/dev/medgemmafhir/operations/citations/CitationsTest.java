@@ -42,6 +42,9 @@ class CitationsTest {
     Citations.Resolved r = Citations.resolve("B [C2]", keys);
     assertThat(Citations.withSources(r, keys))
         .isEqualTo("B [C2]\n\n---\n\n**Sources**\n\n- [C2] Condition/7/_history/1\n");
+    assertThat(Citations.withSources(r, keys, Map.of("C2", "Condition (active, onset 2019-03-02): Hypertension")))
+        .isEqualTo("B [C2]\n\n---\n\n**Sources**\n\n"
+            + "- [C2] Condition (active, onset 2019-03-02): Hypertension (Condition/7/_history/1)\n");
     Citations.Resolved none = Citations.resolve("No citations here", keys);
     assertThat(Citations.withSources(none, keys)).isEqualTo("No citations here");
   }

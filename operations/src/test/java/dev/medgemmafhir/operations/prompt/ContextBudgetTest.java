@@ -33,18 +33,18 @@ class ContextBudgetTest {
           "a very long note that will not fit into the budget at all no matter what"));
 
   @Test
-  void everythingFitsInPriorityOrderWithKeysInPromptOrder() {
+  void everythingFitsInPriorityOrderWithKeysInPromptOrderTheEncountersOwnFactsBeforeTheBackground() {
     ContextBudget.Fitted fitted = ContextBudget.fit(new WordCountingEngine(1000, ""), facts, 10, ContextBudgetTest::render);
 
     assertThat(fitted.included()).extracting(ClinicalFact::reference).containsExactly(
-        "Encounter/9/_history/2", "AllergyIntolerance/3/_history/1", "DocumentReference/4/_history/1",
-        "Observation/2/_history/1", "Observation/1/_history/1");
+        "Encounter/9/_history/2", "DocumentReference/4/_history/1",
+        "Observation/2/_history/1", "Observation/1/_history/1", "AllergyIntolerance/3/_history/1");
     assertThat(fitted.citations()).containsExactly(
-        Map.entry("C1", "Encounter/9/_history/2"), Map.entry("C2", "AllergyIntolerance/3/_history/1"),
-        Map.entry("C3", "DocumentReference/4/_history/1"), Map.entry("C4", "Observation/2/_history/1"),
-        Map.entry("C5", "Observation/1/_history/1"));
+        Map.entry("C1", "Encounter/9/_history/2"), Map.entry("C2", "DocumentReference/4/_history/1"),
+        Map.entry("C3", "Observation/2/_history/1"), Map.entry("C4", "Observation/1/_history/1"),
+        Map.entry("C5", "AllergyIntolerance/3/_history/1"));
     String prompt = ((ContentPart.Text) fitted.messages().get(0).parts().get(0)).text();
-    assertThat(prompt).contains("[C1] emergency visit\n[C2] penicillin rash");
+    assertThat(prompt).contains("[C1] emergency visit\n[C2] a very long note").endsWith("[C5] penicillin rash");
     assertThat(fitted.omitted()).isZero();
     // instructions 3, then each line's words plus its key: 3, 3, 17, 5, 5.
     assertThat(fitted.promptTokens()).isEqualTo(3 + 3 + 3 + 17 + 5 + 5);
@@ -53,21 +53,22 @@ class ContextBudgetTest {
   @Test
   void aFactThatDoesNotFitIsLeftOutAndCountedWhileSmallerLowerPriorityFactsStillFit() {
     ContextBudget.Fitted fitted = ContextBudget.fit(new WordCountingEngine(30, ""), facts, 10, ContextBudgetTest::render);
-    // Budget 30 - 10 = 20: instructions 3, encounter 3 (6), allergy 3 (9), note 17 (26 > 20: out),
-    // newer observation 5 (14), older observation 5 (19).
+    // Budget 30 - 10 = 20: instructions 3, encounter 3 (6), note 17 (23 > 20: out),
+    // newer observation 5 (11), older observation 5 (16), allergy 3 (19).
     assertThat(fitted.included()).extracting(ClinicalFact::reference).containsExactly(
-        "Encounter/9/_history/2", "AllergyIntolerance/3/_history/1",
-        "Observation/2/_history/1", "Observation/1/_history/1");
+        "Encounter/9/_history/2", "Observation/2/_history/1", "Observation/1/_history/1",
+        "AllergyIntolerance/3/_history/1");
     assertThat(fitted.omittedByType()).containsExactly(Map.entry("DocumentReference", 1));
-    assertThat(fitted.citations()).containsEntry("C3", "Observation/2/_history/1");
+    assertThat(fitted.citations()).containsEntry("C2", "Observation/2/_history/1");
   }
 
   @Test
   void whenOnlyTheHighestPrioritiesFitTheNewestObservationWins() {
     ContextBudget.Fitted fitted = ContextBudget.fit(new WordCountingEngine(25, ""), facts, 10, ContextBudgetTest::render);
-    // Budget 25 - 10 = 15: 3 + 3 + 3 = 9, note out, newest observation 5 (14), older one (19 > 15) out.
+    // Budget 25 - 10 = 15: 3 + 3 = 6, note out, newest observation 5 (11), older one (16 > 15) out,
+    // allergy 3 (14).
     assertThat(fitted.included()).extracting(ClinicalFact::reference).containsExactly(
-        "Encounter/9/_history/2", "AllergyIntolerance/3/_history/1", "Observation/2/_history/1");
+        "Encounter/9/_history/2", "Observation/2/_history/1", "AllergyIntolerance/3/_history/1");
     assertThat(fitted.omittedByType()).containsExactly(
         Map.entry("DocumentReference", 1), Map.entry("Observation", 1));
     assertThat(fitted.omitted()).isEqualTo(2);

@@ -12,6 +12,7 @@ import dev.medgemmafhir.engine.model.ExecutionProvider;
 import dev.medgemmafhir.engine.model.RuntimeOptions;
 import dev.medgemmafhir.operations.async.AsyncJobStore;
 import dev.medgemmafhir.operations.async.AsyncJobs;
+import dev.medgemmafhir.operations.OperationParameters;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
 import dev.medgemmafhir.operations.async.AsyncStatusProvider;
 import dev.medgemmafhir.operations.context.EncounterContextStrategy;
@@ -98,12 +99,16 @@ public class OperationsWiring {
         .withQ4AccuracyLevel(engine.q4AccuracyLevel());
   }
 
-  /** Readiness waits for every configured model: a pod that cannot generate takes no traffic. */
+  /**
+   * Readiness waits for every configured model: a pod that cannot generate takes no traffic. The
+   * details say why a model failed to load (e.g. a missing file), so the operator need not dig in logs.
+   */
   @Bean
   public HealthIndicator modelsHealthIndicator(ModelCatalog catalog) {
     return () -> {
       Health.Builder health = catalog.allReady() ? Health.up() : Health.outOfService();
-      catalog.states().forEach((id, state) -> health.withDetail(id, state.name().toLowerCase(Locale.ROOT)));
+      catalog.states().forEach((id, state) -> health.withDetail(id, state.name().toLowerCase(Locale.ROOT)
+          + catalog.failure(id).map(reason -> ": " + reason).orElse("")));
       return health.build();
     };
   }
@@ -128,8 +133,17 @@ public class OperationsWiring {
 
   @Bean
   @Qualifier(FHIR_INTERCEPTOR)
-  public AsyncKickoff asyncKickoff(AsyncJobs jobs) {
-    return new AsyncKickoff(jobs);
+  public AsyncKickoff asyncKickoff(AsyncJobs jobs,
+      org.springframework.beans.factory.ObjectProvider<dev.medgemmafhir.interceptors.audit.AuditEventInterceptor> audit) {
+    // A job's result or failure is audited when it ends, like the kick-off was.
+    return new AsyncKickoff(jobs, (kickoff, status, result) -> audit.ifAvailable(a -> a.recordJobEnd(kickoff, status, result)));
+  }
+
+  /** Unknown, misspelt, repeated or mistyped parameters of the AI operations are 400s. */
+  @Bean
+  @Qualifier(FHIR_INTERCEPTOR)
+  public OperationParameters operationParameters(FhirContext fhir) {
+    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class);
   }
 
   @Bean

@@ -50,6 +50,23 @@ class DraftReportFailureTest extends AiOperationsServer {
       exchange.getResponseBody().write(body);
       exchange.close();
     });
+    byte[] png = picture("png", 8, 16, 16);
+    fakePacs.createContext("/partial/", exchange -> {
+      pacsRequests.incrementAndGet();
+      if (exchange.getRequestURI().getPath().contains("/instances/" + SERIES_UID + ".1/")) {
+        exchange.sendResponseHeaders(404, -1);
+      } else {
+        exchange.getResponseHeaders().add("Content-Type", "image/png");
+        exchange.sendResponseHeaders(200, png.length);
+        exchange.getResponseBody().write(png);
+      }
+      exchange.close();
+    });
+    fakePacs.createContext("/missing/", exchange -> {
+      pacsRequests.incrementAndGet();
+      exchange.sendResponseHeaders(404, -1);
+      exchange.close();
+    });
     fakePacs.start();
   }
 
@@ -137,6 +154,69 @@ class DraftReportFailureTest extends AiOperationsServer {
     assertOutcome(post("/" + studyAt(address, false) + "/$draft-report", new Parameters()), 502, "HTTP 503",
         address + "/studies/" + STUDY_UID + "/series/" + SERIES_UID + "/instances");
     assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void aPacsThatDoesNotKnowTheSeriesIsA502NotAStudyWithoutImages() throws Exception {
+    String address = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/missing/dicom-web";
+    Map<String, Integer> before = written();
+    assertOutcome(post("/" + studyAt(address, false) + "/$draft-report", new Parameters()), 502, "HTTP 404",
+        address + "/studies/" + STUDY_UID + "/series/" + SERIES_UID + "/instances");
+    assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void oneInstanceMissingOnThePacsIsLeftOutAndCountedAllMissingIsA502() throws Exception {
+    String model = register("partial", ScriptedEngine.images("partial", 4096, 16, request -> "## Impression\nNormal."));
+    Parameters parameters = new Parameters();
+    parameters.addParameter("model", new StringType(model));
+    String partial = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/partial/dicom-web";
+    HttpResponse<String> response = post("/" + studyAt(partial, true) + "/$draft-report", parameters);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    org.hl7.fhir.r4.model.DiagnosticReport report = parse(response, org.hl7.fhir.r4.model.DiagnosticReport.class);
+    org.hl7.fhir.r4.model.Extension summary = report.getExtensionByUrl(
+        dev.medgemmafhir.operations.AiTransparency.CONTEXT_EXTENSION);
+    assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesIncluded").getValue()).getValue())
+        .isEqualTo(1);
+    assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesMissing").getValue()).getValue())
+        .isEqualTo(1);
+    org.hl7.fhir.r4.model.Provenance provenance = (org.hl7.fhir.r4.model.Provenance) client.search()
+        .forResource(org.hl7.fhir.r4.model.Provenance.class)
+        .where(org.hl7.fhir.r4.model.Provenance.TARGET.hasId("DiagnosticReport/" + report.getIdElement().getIdPart()))
+        .returnBundle(org.hl7.fhir.r4.model.Bundle.class).execute().getEntryFirstRep().getResource();
+    assertThat(provenance.getEntity()).extracting(e -> e.getWhat().getIdentifier().getValue())
+        .contains("urn:oid:" + SERIES_UID + ".2").doesNotContain("urn:oid:" + SERIES_UID + ".1");
+
+    String missing = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/missing/dicom-web";
+    Map<String, Integer> before = written();
+    assertOutcome(post("/" + studyAt(missing, true) + "/$draft-report", parameters), 502, "none of the 2 planned images",
+        "HTTP 404");
+    assertThat(written()).isEqualTo(before);
+  }
+
+  @Test
+  void imagesCutByMaxImagesAreCountedAsOmitted() throws Exception {
+    String model = register("cut", ScriptedEngine.images("cut", 100_000, 16, request -> "## Impression\nNormal."));
+    String address = "http://127.0.0.1:" + fakePacs.getAddress().getPort() + "/partial/dicom-web";
+    String endpoint = StudyFixtures.endpoint(client, address);
+    String study = StudyFixtures.create(client, s -> {
+      s.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:" + STUDY_UID);
+      s.addEndpoint(new Reference(endpoint));
+      StudyFixtures.series(s, SERIES_UID, 1, "CT", SERIES_UID + ".2", SERIES_UID + ".3", SERIES_UID + ".4",
+          SERIES_UID + ".5", SERIES_UID + ".6");
+    }).study();
+    Parameters parameters = new Parameters();
+    parameters.addParameter("model", new StringType(model));
+    parameters.addParameter("maxImages", new org.hl7.fhir.r4.model.IntegerType(2));
+    HttpResponse<String> response = post("/" + study + "/$draft-report", parameters);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    org.hl7.fhir.r4.model.Extension summary = parse(response, org.hl7.fhir.r4.model.DiagnosticReport.class)
+        .getExtensionByUrl(dev.medgemmafhir.operations.AiTransparency.CONTEXT_EXTENSION);
+    // Three per series (max-images-per-series), two allowed: one cut.
+    assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesIncluded").getValue()).getValue())
+        .isEqualTo(2);
+    assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesOmitted").getValue()).getValue())
+        .isEqualTo(1);
   }
 
   @Test

@@ -211,10 +211,16 @@ class SummarizeOperationTest extends AiOperationsServer {
     assertThat(client.read().resource(DocumentReference.class).withId(doc.getIdElement().getIdPart()).execute()
         .getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
 
-    // DELETE forgets the job: later polls are 404.
+    // DELETE of an ended job forgets it without claiming a cancellation: the draft stays. Later polls are 404.
     HttpResponse<String> delete = http.send(HttpRequest.newBuilder(URI.create(status)).DELETE().build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(delete.statusCode()).isEqualTo(202);
+    assertThat(parse(delete, org.hl7.fhir.r4.model.OperationOutcome.class).getIssueFirstRep().getDiagnostics())
+        .contains("had already ended (completed) and was not cancelled")
+        .contains("DocumentReference/" + doc.getIdElement().getIdPart() + ", which it wrote, stays a draft")
+        .doesNotContainPattern("^Job \\S+ cancelled");
+    assertThat(client.read().resource(DocumentReference.class).withId(doc.getIdElement().getIdPart()).execute()
+        .getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
     assertThat(http.send(HttpRequest.newBuilder(URI.create(status)).build(), HttpResponse.BodyHandlers.ofString())
         .statusCode()).isEqualTo(404);
   }

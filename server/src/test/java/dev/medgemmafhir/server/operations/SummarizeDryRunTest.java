@@ -1,0 +1,44 @@
+package dev.medgemmafhir.server.operations;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.http.HttpResponse;
+import java.util.Map;
+import org.hl7.fhir.r4.model.Encounter;
+import org.hl7.fhir.r4.model.Observation;
+import org.hl7.fhir.r4.model.Parameters;
+import org.hl7.fhir.r4.model.Patient;
+import org.hl7.fhir.r4.model.Reference;
+import org.junit.jupiter.api.Test;
+
+/** {@code dryRun=true} shows the exact prompt a summary would be written from, and runs and writes nothing. */
+class SummarizeDryRunTest extends AiOperationsServer {
+
+  @Test
+  void aDryRunReturnsThePromptWithoutRunningTheModelOrWriting() throws Exception {
+    String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
+    Encounter e = new Encounter().setStatus(Encounter.EncounterStatus.FINISHED).setSubject(new Reference(patient));
+    e.getClass_().setCode("EMER");
+    String encounter = client.create().resource(e).execute().getId().toUnqualifiedVersionless().getValue();
+    Observation o = new Observation().setStatus(Observation.ObservationStatus.FINAL).setSubject(new Reference(patient))
+        .setEncounter(new Reference(encounter));
+    o.getCode().setText("Oxygen saturation");
+    o.setValue(new org.hl7.fhir.r4.model.Quantity(91).setUnit("%"));
+    String observation = client.create().resource(o).execute().getId().toUnqualifiedVersionless().getValue();
+    ScriptedEngine engine = ScriptedEngine.textOnly("dry", request -> "never");
+    String model = register("dry", engine);
+    Map<String, Integer> before = written();
+
+    HttpResponse<String> response = post("/" + encounter + "/$summarize", SummarizeOperationTest.params(
+        "model", "valueString", model, "dryRun", "valueBoolean", "true"));
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    Parameters preview = parse(response, Parameters.class);
+    assertThat(preview.getParameter("system").getValue().primitiveValue()).contains("cite the facts");
+    assertThat(preview.getParameter("user").getValue().primitiveValue()).contains("Oxygen saturation").contains("[C");
+    assertThat(preview.getParameter("promptTokens").getValue().primitiveValue()).matches("[1-9]\\d*");
+    assertThat(preview.getParameter().stream().filter(p -> p.getName().equals("citation")))
+        .anySatisfy(c -> assertThat(((Reference) c.getPart().get(1).getValue()).getReference()).startsWith(observation));
+    assertThat(engine.requests).isEmpty();
+    assertThat(written()).isEqualTo(before);
+  }
+}
