@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.medgemmafhir.engine.model.GraphNames;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -191,6 +193,10 @@ public final class Converter {
         opts.put("dtype", options.dtype());
         opts.put("attention", options.attention());
         root.put("layout", layout);
+        if (config.vision() != null) {
+            // Tells the engine that this decoder reads image tokens from the attention mask (GraphNames).
+            root.put("attentionMaskImageValue", GraphNames.IMAGE_TOKEN_MASK_VALUE);
+        }
         ArrayNode written = root.putArray("graphs");
         graphs.forEach(written::add);
         JSON.writeValue(file.toFile(), root);

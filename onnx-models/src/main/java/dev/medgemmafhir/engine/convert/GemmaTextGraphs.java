@@ -1,5 +1,7 @@
 package dev.medgemmafhir.engine.convert;
 
+import dev.medgemmafhir.engine.model.GraphNames;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -79,6 +81,7 @@ final class GemmaTextGraphs {
                 pastValues[i] = g.input("past_key_values." + i + ".value", FLOAT, BATCH, c.kvHeads(), PAST_SEQUENCE, c.headDim());
             }
 
+            String keep = g.input("num_logits_to_keep", INT64);
             String[] globalRope = rope(g, "rope.global.inv_freq", positionIds, c.globalRope());
             String[] localRope = rope(g, "rope.sliding.inv_freq", positionIds, c.localRope());
             String sequenceLength = g.op("Shape", new String[] {x}, intAttr("start", 1), intAttr("end", 2));
@@ -104,7 +107,7 @@ final class GemmaTextGraphs {
                 g.output(keys, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
                 g.output(values, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
                 if (globalMask == null) {
-                    String[] masks = masks(g, keys, sequenceLength, attentionMask);
+                    String[] masks = masks(g, keys, sequenceLength, attentionMask, embedsInput);
                     globalMask = masks[0];
                     slidingMask = masks[1];
                 }
@@ -121,12 +124,15 @@ final class GemmaTextGraphs {
                 x = g.op("Add", new String[] {residual, rmsNorm(g, down, p + "post_feedforward_layernorm.weight", c.hidden())});
             }
             x = rmsNorm(g, x, "text.norm.weight", c.hidden());
+            // Slice(x, -k, end, axis 1): k = 0 keeps every position, k = 1 only the last (no [S, vocab] for a long prompt).
+            String start = g.op("Neg", new String[] {g.op("Unsqueeze", new String[] {keep, g.int64s(0)})});
+            x = g.op("Slice", new String[] {x, start, g.int64s(Long.MAX_VALUE), g.int64s(1)});
             String logits = head(g, x);
             if (c.finalLogitSoftcapping() != null) {
                 logits = softcap(g, logits, c.finalLogitSoftcapping());
             }
             g.opNamed("Identity", "logits", new String[] {logits});
-            g.output("logits", FLOAT, BATCH, SEQUENCE, c.vocab());
+            g.output("logits", FLOAT, BATCH, "num_logits", c.vocab());
             g.save(file, "Gemma 3 decoder converted from a Hugging Face checkpoint (standard ONNX attention)", producer);
         }
     }
@@ -217,7 +223,8 @@ final class GemmaTextGraphs {
      * index {@code total - seq + i}; it sees key j when j <= that index and the mask holds 1 there;
      * on sliding layers also only when j > index - sliding_window.
      */
-    private String[] masks(OnnxGraph g, String keys, String sequenceLength, String attentionMask) throws IOException {
+    private String[] masks(OnnxGraph g, String keys, String sequenceLength, String attentionMask, boolean images)
+            throws IOException {
         String scalarAxis = g.int64s(0);
         String total = g.op("Squeeze", new String[] {g.op("Shape", new String[] {keys}, intAttr("start", 2), intAttr("end", 3)), scalarAxis});
         String seq = g.op("Squeeze", new String[] {sequenceLength, scalarAxis});
@@ -227,15 +234,50 @@ final class GemmaTextGraphs {
                 g.op("Range", new String[] {g.op("Sub", new String[] {total, seq}), total, one}), g.int64s(1)});
         String causal = g.op("LessOrEqual", new String[] {keyPositions, queryPositions});
         String padding = g.op("Cast", new String[] {g.op("Unsqueeze", new String[] {attentionMask, g.int64s(1, 2)})}, intAttr("to", BOOL));
-        String global = g.op("And", new String[] {causal, padding});
         String windowStart = g.op("Sub", new String[] {queryPositions, g.int64Scalar(c.slidingWindow())});
         String inWindow = g.op("Greater", new String[] {keyPositions, windowStart});
-        String sliding = g.op("And", new String[] {global, inWindow});
+        String slidingCausal = g.op("And", new String[] {causal, inWindow});
+        if (images) {
+            String sameImage = sameImage(g, total, seq, attentionMask);
+            causal = g.op("Or", new String[] {causal, sameImage});
+            slidingCausal = g.op("Or", new String[] {slidingCausal, sameImage});
+        }
+        String global = g.op("And", new String[] {causal, padding});
+        String sliding = g.op("And", new String[] {slidingCausal, padding});
         String zero = g.floatScalar(0f);
         String masked = g.floatScalar(MASKED);
         return new String[] {
                 g.op("Where", new String[] {global, zero, masked}),
                 g.op("Where", new String[] {sliding, zero, masked})};
+    }
+
+    /**
+     * Gemma 3's bidirectional attention among the tokens of one image (transformers'
+     * {@code token_type_ids_mask_function}): [batch, 1, seq, total], true where query and key are
+     * image tokens of the same run. The image tokens of this call are those whose attention_mask
+     * column holds {@link GraphNames#IMAGE_TOKEN_MASK_VALUE} (the engine marks them at prefill; a
+     * 0/1 mask marks none). Runs are numbered by a cumulative sum of run starts; keys in the cache
+     * (earlier calls) belong to no run, as transformers applies this only within one prefill.
+     */
+    private String sameImage(OnnxGraph g, String total, String seq, String attentionMask) throws IOException {
+        String pastLength = g.op("Unsqueeze", new String[] {g.op("Sub", new String[] {total, seq}), g.int64s(0)});
+        String current = g.op("Slice", new String[] {attentionMask, pastLength, g.int64s(Long.MAX_VALUE), g.int64s(1)});
+        String isImage = g.op("Cast", new String[] {g.op("Equal", new String[] {current, g.int64Scalar(GraphNames.IMAGE_TOKEN_MASK_VALUE)})},
+                intAttr("to", INT64));
+        String zeroColumn = g.op("Slice", new String[] {g.op("Mul", new String[] {isImage, g.int64Scalar(0)}),
+                g.int64s(0), g.int64s(1), g.int64s(1)});
+        String previous = g.op("Slice", new String[] {g.op("Concat", new String[] {zeroColumn, isImage}, intAttr("axis", 1)),
+                g.int64s(0), g.op("Unsqueeze", new String[] {seq, g.int64s(0)}), g.int64s(1)});
+        String starts = g.op("Mul", new String[] {isImage, g.op("Sub", new String[] {g.int64Scalar(1), previous})});
+        String runs = g.op("Mul", new String[] {g.op("CumSum", new String[] {starts, g.int64Scalar(1)}), isImage});
+        String pastRuns = g.op("Slice", new String[] {g.op("Mul", new String[] {attentionMask, g.int64Scalar(0)}),
+                g.int64s(0), pastLength, g.int64s(1)});
+        String keyRuns = g.op("Concat", new String[] {pastRuns, runs}, intAttr("axis", 1));
+        String queryRun = g.op("Unsqueeze", new String[] {runs, g.int64s(1, 3)});
+        String keyRun = g.op("Unsqueeze", new String[] {keyRuns, g.int64s(1, 2)});
+        return g.op("And", new String[] {
+                g.op("Greater", new String[] {queryRun, g.int64Scalar(0)}),
+                g.op("Equal", new String[] {queryRun, keyRun})});
     }
 
     /** Grouped KV heads: [b, kv, t, d] -> [b, heads, t, d], each kv head serving heads/kv query heads in a row. */

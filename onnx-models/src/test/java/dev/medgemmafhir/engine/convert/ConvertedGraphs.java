@@ -56,8 +56,14 @@ final class ConvertedGraphs implements AutoCloseable {
 
     /** Logits [position][vocab] of a prefill of {@code ids} (positions from 1, as the engine numbers them). */
     float[][] prefillLogits(long[] ids, int imageToken, float[][] imageFeatures) throws OrtException {
+        return prefillLogits(ids, imageToken, imageFeatures, false);
+    }
+
+    /** As above; with {@code markImages} the attention mask marks image tokens with 2, as the engine does. */
+    float[][] prefillLogits(long[] ids, int imageToken, float[][] imageFeatures, boolean markImages) throws OrtException {
         Map<String, OnnxTensor> inputs = new HashMap<>();
         try {
+            inputs.put("num_logits_to_keep", OnnxTensor.createTensor(env, 0L));
             OnnxTensor idTensor = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
             if (embed == null) {
                 inputs.put("input_ids", idTensor);
@@ -78,7 +84,7 @@ final class ConvertedGraphs implements AutoCloseable {
             long[] mask = new long[ids.length];
             for (int i = 0; i < ids.length; i++) {
                 positions[i] = i + 1;
-                mask[i] = 1;
+                mask[i] = markImages && ids[i] == imageToken ? 2 : 1;
             }
             inputs.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {1, ids.length}));
             inputs.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {1, ids.length}));

@@ -1,6 +1,11 @@
 package dev.medgemmafhir.engine.convert;
 
 import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.engine.ChatMessage;
+import dev.medgemmafhir.engine.ContentPart;
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.engine.TextStreamListener;
 import dev.medgemmafhir.engine.GenerationParams;
 import dev.medgemmafhir.engine.MedGemmaModel;
 import dev.medgemmafhir.engine.forge.CheckpointForge;
@@ -59,12 +64,19 @@ class ImageTextConversionTest {
             }
 
             int[] imagePrompt = imagePrompt(ck, s.mmTokensPerImage());
-            float[][] actual = graphs.prefillLogits(Arrays.stream(imagePrompt).asLongStream().toArray(), image, features);
-            double causalError = maxAbsDiff(causalReference.logits(imagePrompt, image, expectedFeatures), actual);
-            double bidirectionalError = maxAbsDiff(reference.logits(imagePrompt, image, expectedFeatures), actual);
-            System.out.printf("%s naming: image features %.2e; image prompt vs causal reference %.2e, vs bidirectional original %.2e%n",
-                    naming, featureError, causalError, bidirectionalError);
-            assertTrue(causalError < LOGIT_TOLERANCE, "image prompt logits differ from the causal reference by " + causalError);
+            long[] ids = Arrays.stream(imagePrompt).asLongStream().toArray();
+            // Image tokens marked in the attention mask (as the engine does), the image attends within itself as in the original.
+            double bidirectionalError = maxAbsDiff(reference.logits(imagePrompt, image, expectedFeatures),
+                    graphs.prefillLogits(ids, image, features, true));
+            // A plain 0/1 mask (as transformers.js feeds it), the graph falls back to plainly causal attention.
+            double causalError = maxAbsDiff(causalReference.logits(imagePrompt, image, expectedFeatures),
+                    graphs.prefillLogits(ids, image, features, false));
+            double causalVsOriginal = maxAbsDiff(reference.logits(imagePrompt, image, expectedFeatures),
+                    graphs.prefillLogits(ids, image, features, false));
+            System.out.printf("%s naming: image features %.2e; image prompt vs original %.2e; 0/1 mask vs causal"
+                    + " reference %.2e (vs original %.2f)%n", naming, featureError, bidirectionalError, causalError, causalVsOriginal);
+            assertTrue(bidirectionalError < LOGIT_TOLERANCE, "image prompt logits differ from the original by " + bidirectionalError);
+            assertTrue(causalError < LOGIT_TOLERANCE, "with a 0/1 mask, logits differ from the causal reference by " + causalError);
         }
 
         try (MedGemmaModel model = MedGemmaModel.load(out, "fp32", RuntimeOptions.defaults())) {
@@ -75,7 +87,36 @@ class ImageTextConversionTest {
                         .generatedTokenIds();
                 assertEquals(expected, boxed(tokens));
             }
+
+            // An image prompt through the chat API: the engine's own preprocessing, template and image marking.
+            double[][][] px = pixels(s.imageSize(), 9);
+            GenerationResult result = model.generate(new GenerationRequest(List.of(ChatMessage.user(
+                    new ContentPart.Image(png(px)), new ContentPart.Text("what is shown?"))), GenerationParams.greedy(NEW_TOKENS)),
+                    TextStreamListener.NONE, Cancellation.none());
+            List<Integer> expected = reference.greedy(result.promptTokenIds(), NEW_TOKENS, image, reference.imageFeatures(px));
+            List<Integer> actual = boxed(result.generatedTokenIds());
+            assertTrue(Arrays.stream(result.promptTokenIds()).filter(id -> id == image).count() == s.mmTokensPerImage());
+            assertTrue(!actual.isEmpty() && actual.equals(expected.subList(0, actual.size())),
+                    "engine " + actual + " vs original " + expected);
         }
+    }
+
+    /** The pixels (already in [-1, 1] on the 1/255 grid) as an RGB PNG the engine decodes back to the same values. */
+    static byte[] png(double[][][] px) throws java.io.IOException {
+        int size = px[0].length;
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(size, size, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                int rgb = 0;
+                for (int c = 0; c < 3; c++) {
+                    rgb = (rgb << 8) | (int) Math.round((px[c][y][x] * 0.5 + 0.5) * 255);
+                }
+                img.setRGB(x, y, rgb);
+            }
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(img, "png", out);
+        return out.toByteArray();
     }
 
     /** {@code <bos> text <start_of_image> image tokens <end_of_image> text}. */

@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
+import java.util.SplittableRandom;
 
 /**
  * Forges tiny random Hugging Face checkpoints in the real format: bf16 safetensors (one file or
@@ -45,6 +45,16 @@ public final class CheckpointForge {
         public static Shape tiny() {
             return new Shape(64, 7, 4, 2, 16, 96, 640, 4, 24, 32, 2, 2, 48, 32, 8, 4);
         }
+
+        /** MedGemma 4B's sizes (text 2560 x 34 layers, SigLIP 1152 x 27 layers at 896 / 14, 256 image tokens). */
+        public static Shape medGemma4b() {
+            return new Shape(2560, 34, 8, 4, 256, 10240, 262_208, 1024, 256, 1152, 27, 16, 4304, 896, 14, 256);
+        }
+
+        public Shape withLayers(int newLayers) {
+            return new Shape(hidden, newLayers, heads, kvHeads, headDim, intermediate, vocab, slidingWindow, queryPreAttnScalar,
+                    visionHidden, visionLayers, visionHeads, visionIntermediate, imageSize, patchSize, mmTokensPerImage);
+        }
     }
 
     /** A forged checkpoint: its folder, shapes, and the stored weights (bf16 values as floats) by released name. */
@@ -55,6 +65,14 @@ public final class CheckpointForge {
     }
 
     public static Forged forge(Path dir, Shape s, boolean imageText, Naming naming, int shards, long seed) {
+        return forge(dir, s, imageText, naming, shards, seed, true);
+    }
+
+    /**
+     * As {@link #forge(Path, Shape, boolean, Naming, int, long)}; with {@code keepWeights} false the
+     * tensors stream to disk in chunks and nothing is kept, for checkpoints of the real size.
+     */
+    public static Forged forge(Path dir, Shape s, boolean imageText, Naming naming, int shards, long seed, boolean keepWeights) {
         try {
             Files.createDirectories(dir);
             ForgeDims dims = new ForgeDims(s.hidden(), s.layers(), s.heads(), s.kvHeads(), s.headDim(), s.intermediate(), s.vocab(),
@@ -65,60 +83,66 @@ public final class CheckpointForge {
             Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config(s, imageText, tokenizer.specialTokens())),
                     StandardCharsets.UTF_8);
 
-            Map<String, float[]> weights = new LinkedHashMap<>();
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            Random random = new Random(seed);
+            List<TensorSpec> specs = new ArrayList<>();
             String t = "language_model.model.";
             // Rows small beside the layers' outputs so the context, not the last token, decides the next one.
-            add(weights, shapes, random, t + "embed_tokens.weight", 0f, 0.1f, s.vocab(), s.hidden());
+            specs.add(spec(t + "embed_tokens.weight", 0f, 0.1f, s.vocab(), s.hidden()));
             for (int i = 0; i < s.layers(); i++) {
                 String p = t + "layers." + i + ".";
                 for (String norm : new String[] {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
                         "post_feedforward_layernorm"}) {
-                    add(weights, shapes, random, p + norm + ".weight", 0f, 0.3f, s.hidden());
+                    specs.add(spec(p + norm + ".weight", 0f, 0.3f, s.hidden()));
                 }
-                add(weights, shapes, random, p + "self_attn.q_proj.weight", 0f, gain(s.hidden()), s.heads() * s.headDim(), s.hidden());
-                add(weights, shapes, random, p + "self_attn.k_proj.weight", 0f, gain(s.hidden()), s.kvHeads() * s.headDim(), s.hidden());
-                add(weights, shapes, random, p + "self_attn.v_proj.weight", 0f, gain(s.hidden()), s.kvHeads() * s.headDim(), s.hidden());
-                add(weights, shapes, random, p + "self_attn.o_proj.weight", 0f, gain(s.heads() * s.headDim()), s.hidden(), s.heads() * s.headDim());
-                add(weights, shapes, random, p + "self_attn.q_norm.weight", 0f, 0.3f, s.headDim());
-                add(weights, shapes, random, p + "self_attn.k_norm.weight", 0f, 0.3f, s.headDim());
-                add(weights, shapes, random, p + "mlp.gate_proj.weight", 0f, gain(s.hidden()), s.intermediate(), s.hidden());
-                add(weights, shapes, random, p + "mlp.up_proj.weight", 0f, gain(s.hidden()), s.intermediate(), s.hidden());
-                add(weights, shapes, random, p + "mlp.down_proj.weight", 0f, gain(s.intermediate()), s.hidden(), s.intermediate());
+                specs.add(spec(p + "self_attn.q_proj.weight", 0f, gain(s.hidden()), s.heads() * s.headDim(), s.hidden()));
+                specs.add(spec(p + "self_attn.k_proj.weight", 0f, gain(s.hidden()), s.kvHeads() * s.headDim(), s.hidden()));
+                specs.add(spec(p + "self_attn.v_proj.weight", 0f, gain(s.hidden()), s.kvHeads() * s.headDim(), s.hidden()));
+                specs.add(spec(p + "self_attn.o_proj.weight", 0f, gain(s.heads() * s.headDim()), s.hidden(), s.heads() * s.headDim()));
+                specs.add(spec(p + "self_attn.q_norm.weight", 0f, 0.3f, s.headDim()));
+                specs.add(spec(p + "self_attn.k_norm.weight", 0f, 0.3f, s.headDim()));
+                specs.add(spec(p + "mlp.gate_proj.weight", 0f, gain(s.hidden()), s.intermediate(), s.hidden()));
+                specs.add(spec(p + "mlp.up_proj.weight", 0f, gain(s.hidden()), s.intermediate(), s.hidden()));
+                specs.add(spec(p + "mlp.down_proj.weight", 0f, gain(s.intermediate()), s.hidden(), s.intermediate()));
             }
             // A large final norm scale, as trained Gemma models have, peaks the tied head's logits.
-            add(weights, shapes, random, t + "norm.weight", 3f, 0.3f, s.hidden());
+            specs.add(spec(t + "norm.weight", 3f, 0.3f, s.hidden()));
             if (imageText) {
                 String v = "vision_tower.vision_model.";
                 int c = s.visionHidden();
                 int patches = (s.imageSize() / s.patchSize()) * (s.imageSize() / s.patchSize());
-                add(weights, shapes, random, v + "embeddings.patch_embedding.weight", 0f, gain(3 * s.patchSize() * s.patchSize()),
-                        c, 3, s.patchSize(), s.patchSize());
-                add(weights, shapes, random, v + "embeddings.patch_embedding.bias", 0f, 0.1f, c);
-                add(weights, shapes, random, v + "embeddings.position_embedding.weight", 0f, 0.5f, patches, c);
+                specs.add(spec(v + "embeddings.patch_embedding.weight", 0f, gain(3 * s.patchSize() * s.patchSize()),
+                        c, 3, s.patchSize(), s.patchSize()));
+                specs.add(spec(v + "embeddings.patch_embedding.bias", 0f, 0.1f, c));
+                specs.add(spec(v + "embeddings.position_embedding.weight", 0f, 0.5f, patches, c));
                 for (int j = 0; j < s.visionLayers(); j++) {
                     String p = v + "encoder.layers." + j + ".";
                     for (String ln : new String[] {"layer_norm1", "layer_norm2"}) {
-                        add(weights, shapes, random, p + ln + ".weight", 1f, 0.2f, c);
-                        add(weights, shapes, random, p + ln + ".bias", 0f, 0.1f, c);
+                        specs.add(spec(p + ln + ".weight", 1f, 0.2f, c));
+                        specs.add(spec(p + ln + ".bias", 0f, 0.1f, c));
                     }
                     for (String proj : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-                        add(weights, shapes, random, p + "self_attn." + proj + ".weight", 0f, gain(c), c, c);
-                        add(weights, shapes, random, p + "self_attn." + proj + ".bias", 0f, 0.1f, c);
+                        specs.add(spec(p + "self_attn." + proj + ".weight", 0f, gain(c), c, c));
+                        specs.add(spec(p + "self_attn." + proj + ".bias", 0f, 0.1f, c));
                     }
-                    add(weights, shapes, random, p + "mlp.fc1.weight", 0f, gain(c), s.visionIntermediate(), c);
-                    add(weights, shapes, random, p + "mlp.fc1.bias", 0f, 0.1f, s.visionIntermediate());
-                    add(weights, shapes, random, p + "mlp.fc2.weight", 0f, gain(s.visionIntermediate()), c, s.visionIntermediate());
-                    add(weights, shapes, random, p + "mlp.fc2.bias", 0f, 0.1f, c);
+                    specs.add(spec(p + "mlp.fc1.weight", 0f, gain(c), s.visionIntermediate(), c));
+                    specs.add(spec(p + "mlp.fc1.bias", 0f, 0.1f, s.visionIntermediate()));
+                    specs.add(spec(p + "mlp.fc2.weight", 0f, gain(s.visionIntermediate()), c, s.visionIntermediate()));
+                    specs.add(spec(p + "mlp.fc2.bias", 0f, 0.1f, c));
                 }
-                add(weights, shapes, random, v + "post_layernorm.weight", 1f, 0.2f, c);
-                add(weights, shapes, random, v + "post_layernorm.bias", 0f, 0.1f, c);
-                add(weights, shapes, random, "multi_modal_projector.mm_soft_emb_norm.weight", 0f, 0.3f, c);
-                add(weights, shapes, random, "multi_modal_projector.mm_input_projection_weight", 0f, gain(c) * 4, c, s.hidden());
+                specs.add(spec(v + "post_layernorm.weight", 1f, 0.2f, c));
+                specs.add(spec(v + "post_layernorm.bias", 0f, 0.1f, c));
+                specs.add(spec("multi_modal_projector.mm_soft_emb_norm.weight", 0f, 0.3f, c));
+                specs.add(spec("multi_modal_projector.mm_input_projection_weight", 0f, gain(c) * 4, c, s.hidden()));
             }
-            writeSafetensors(dir, weights, shapes, name -> diskName(name, imageText, naming), shards);
-            return new Forged(dir, s, imageText, weights, tokenizer.specialTokens());
+            Map<String, float[]> weights = new LinkedHashMap<>();
+            if (keepWeights) {
+                for (TensorSpec tensor : specs) {
+                    float[] values = new float[Math.toIntExact(tensor.elements())];
+                    tensor.values(seed).fill(values, values.length);
+                    weights.put(tensor.name(), values);
+                }
+            }
+            writeSafetensors(dir, specs, seed, weights, name -> diskName(name, imageText, naming), shards);
+            return new Forged(dir, s, imageText, keepWeights ? weights : Map.of(), tokenizer.specialTokens());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -140,20 +164,34 @@ public final class CheckpointForge {
                 .replaceFirst("^multi_modal_projector\\.", "model.multi_modal_projector.");
     }
 
-    /** Uniform values with this mean and standard deviation, rounded to bf16 as they are stored. */
-    private static void add(Map<String, float[]> weights, Map<String, long[]> shapes, Random random, String name,
-                            float mean, float std, long... shape) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
+    /** One tensor to forge: uniform values with this mean and standard deviation, rounded to bf16 as stored. */
+    record TensorSpec(String name, float mean, float std, long[] shape) {
+        long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
         }
-        float[] values = new float[(int) n];
-        float half = (float) (std * Math.sqrt(3));
-        for (int i = 0; i < values.length; i++) {
-            values[i] = toBf16(mean + half * (2 * random.nextFloat() - 1));
+
+        /** The tensor's values in order, from a stream of its own (so chunks and whole arrays agree). */
+        Values values(long seed) {
+            SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+            float half = (float) (std * Math.sqrt(3));
+            return (into, count) -> {
+                for (int i = 0; i < count; i++) {
+                    into[i] = toBf16(mean + half * (2 * (float) random.nextDouble() - 1));
+                }
+            };
         }
-        weights.put(name, values);
-        shapes.put(name, shape);
+    }
+
+    interface Values {
+        void fill(float[] into, int count);
+    }
+
+    private static TensorSpec spec(String name, float mean, float std, long... shape) {
+        return new TensorSpec(name, mean, std, shape);
     }
 
     /** Round to nearest even bf16, as torch does. */
@@ -163,15 +201,15 @@ public final class CheckpointForge {
         return Float.intBitsToFloat(bits & 0xFFFF0000);
     }
 
-    private static void writeSafetensors(Path dir, Map<String, float[]> weights, Map<String, long[]> shapes,
+    private static void writeSafetensors(Path dir, List<TensorSpec> specs, long seed, Map<String, float[]> kept,
                                          java.util.function.UnaryOperator<String> diskName, int shards) throws IOException {
-        List<List<String>> groups = new ArrayList<>();
+        List<List<TensorSpec>> groups = new ArrayList<>();
         for (int i = 0; i < shards; i++) {
             groups.add(new ArrayList<>());
         }
         int k = 0;
-        for (String name : weights.keySet()) {
-            groups.get(k++ * shards / weights.size()).add(name);
+        for (TensorSpec spec : specs) {
+            groups.get(k++ * shards / specs.size()).add(spec);
         }
         Map<String, String> weightMap = new LinkedHashMap<>();
         long totalSize = 0;
@@ -180,11 +218,11 @@ public final class CheckpointForge {
             Map<String, Object> header = new LinkedHashMap<>();
             header.put("__metadata__", Map.of("format", "pt"));
             long offset = 0;
-            for (String name : groups.get(i)) {
-                long bytes = weights.get(name).length * 2L;
-                header.put(diskName.apply(name), Map.of("dtype", "BF16", "shape", shapes.get(name),
+            for (TensorSpec spec : groups.get(i)) {
+                long bytes = spec.elements() * 2L;
+                header.put(diskName.apply(spec.name()), Map.of("dtype", "BF16", "shape", spec.shape(),
                         "data_offsets", List.of(offset, offset + bytes)));
-                weightMap.put(diskName.apply(name), file);
+                weightMap.put(diskName.apply(spec.name()), file);
                 offset += bytes;
             }
             totalSize += offset;
@@ -199,15 +237,27 @@ public final class CheckpointForge {
             try (FileChannel out = FileChannel.open(dir.resolve(file), StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
                 out.write(head);
-                for (String name : groups.get(i)) {
-                    float[] values = weights.get(name);
-                    ByteBuffer data = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
-                    for (float v : values) {
-                        data.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
-                    }
-                    data.flip();
-                    while (data.hasRemaining()) {
-                        out.write(data);
+                float[] chunk = new float[1 << 20];
+                ByteBuffer data = ByteBuffer.allocate(chunk.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+                for (TensorSpec spec : groups.get(i)) {
+                    float[] stored = kept.get(spec.name());
+                    Values values = spec.values(seed);
+                    for (long done = 0; done < spec.elements(); ) {
+                        int n = (int) Math.min(chunk.length, spec.elements() - done);
+                        if (stored != null) {
+                            System.arraycopy(stored, (int) done, chunk, 0, n);
+                        } else {
+                            values.fill(chunk, n);
+                        }
+                        data.clear();
+                        for (int e = 0; e < n; e++) {
+                            data.putShort((short) (Float.floatToRawIntBits(chunk[e]) >>> 16));
+                        }
+                        data.flip();
+                        while (data.hasRemaining()) {
+                            out.write(data);
+                        }
+                        done += n;
                     }
                 }
             }
