@@ -7,8 +7,9 @@ import java.util.Locale;
  *
  * @param dtype     {@code fp32} or {@code q4} (MatMulNBits 4-bit blocks of 32 for every linear layer, fp32 activations)
  * @param attention {@code standard} (default-domain ops, any runtime)
+ * @param adapter   a PEFT LoRA adapter folder to merge, or null
  */
-public record ConversionOptions(String dtype, String attention) {
+public record ConversionOptions(String dtype, String attention, java.nio.file.Path adapter) {
 
     public static final String FP32 = "fp32";
     public static final String Q4 = "q4";
@@ -30,6 +31,10 @@ public record ConversionOptions(String dtype, String attention) {
             case "fused" -> throw new ConversionException("--attention fused (GroupQueryAttention) is not implemented yet; use standard");
             default -> throw new ConversionException("--attention " + attention + " is unknown; use standard");
         }
+    }
+
+    public ConversionOptions(String dtype, String attention) {
+        this(dtype, attention, null);
     }
 
     boolean q4() {

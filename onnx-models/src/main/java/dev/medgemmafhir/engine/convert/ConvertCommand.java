@@ -12,11 +12,10 @@ import java.util.concurrent.Callable;
 /** {@code models convert}: a Hugging Face Gemma 3 / MedGemma checkpoint to a model directory. */
 @Command(name = "convert",
         mixinStandardHelpOptions = true,
-        description = {
-                "Convert a Hugging Face Gemma 3 / MedGemma checkpoint (safetensors + config.json, as Google",
-                "publishes them or as fine-tuning tools save them) into a model directory this engine and",
-                "transformers.js load. Gemma3ForConditionalGeneration becomes the image + text layout,",
-                "Gemma3ForCausalLM the text-only layout. The directory appears only when complete."},
+        description = "Convert a Hugging Face Gemma 3 / MedGemma checkpoint (safetensors + config.json, as Google publishes"
+                + " them or as fine-tuning tools save them) into a model directory this engine and transformers.js load."
+                + " Gemma3ForConditionalGeneration becomes the image + text layout, Gemma3ForCausalLM the text-only layout."
+                + " The directory appears only when complete.",
         footer = {"", "Exit codes: 0 done, 1 failed (one line names the file at fault; nothing is written), 2 usage error."})
 public class ConvertCommand implements Callable<Integer> {
 
@@ -37,13 +36,17 @@ public class ConvertCommand implements Callable<Integer> {
             description = "standard: default-domain ONNX ops (default: ${DEFAULT-VALUE}).")
     String attention;
 
+    @Option(names = "--adapter", paramLabel = "ADAPTER_DIR",
+            description = "A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to merge into the weights.")
+    Path adapter;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
     @Override
     public Integer call() {
         try {
-            ConversionOptions options = new ConversionOptions(dtype, attention);
+            ConversionOptions options = new ConversionOptions(dtype, attention, adapter);
             long started = System.nanoTime();
             Converter.Result result = Converter.convert(from, to, options, quiet ? ConversionProgress.NONE : new Bar(ProgressBar.onStderr()));
             spec.commandLine().getOut().printf("converted %s -> %s (%s, %s, %.0f s)%n", from, result.directory(), result.layout(),

@@ -76,8 +76,12 @@ public final class Converter {
         } catch (IOException e) {
             throw ConversionException.at(target.getParent(), "cannot create a working folder: " + e.getMessage());
         }
-        try (Checkpoint checkpoint = Checkpoint.open(source)) {
-            Result result = write(checkpoint, config, work, options, progress);
+        try (Checkpoint checkpoint = Checkpoint.open(source);
+             LoraAdapter adapter = options.adapter() == null ? null : LoraAdapter.open(options.adapter().toAbsolutePath().normalize())) {
+            if (adapter != null) {
+                adapter.checkAgainst(checkpoint);
+            }
+            Result result = write(checkpoint, adapter, config, work, options, progress);
             publish(work, target);
             return new Result(target, result.layout(), result.graphs());
         } catch (IOException e) {
@@ -87,13 +91,13 @@ public final class Converter {
         }
     }
 
-    private static Result write(Checkpoint checkpoint, GemmaConfig config, Path out, ConversionOptions options,
+    private static Result write(Checkpoint checkpoint, LoraAdapter adapter, GemmaConfig config, Path out, ConversionOptions options,
                                 ConversionProgress progress) throws IOException {
         Path onnx = Files.createDirectories(out.resolve("onnx"));
         String producer = CONVERTER + " " + version();
         long total = checkpoint.tensors().values().stream().mapToLong(SafetensorsFile.Tensor::length).sum();
         progress.begin(total);
-        Weights weights = new Weights(checkpoint, progress);
+        Weights weights = new Weights(checkpoint, progress, adapter);
         GemmaTextGraphs text = new GemmaTextGraphs(config.text(), weights, options.q4());
         List<String> graphs = new ArrayList<>();
         String layout;
@@ -127,7 +131,7 @@ public final class Converter {
         }
         writeConfig(checkpoint.dir().resolve("config.json"), config, out.resolve("config.json"));
         progress.stage(CONVERSION_FILE);
-        writeConversionRecord(checkpoint, config, options, out.resolve(CONVERSION_FILE), layout, graphs);
+        writeConversionRecord(checkpoint, adapter, config, options, out.resolve(CONVERSION_FILE), layout, graphs);
         progress.end();
         return new Result(out, layout, graphs);
     }
@@ -166,8 +170,8 @@ public final class Converter {
         JSON.writeValue(file.toFile(), root);
     }
 
-    private static void writeConversionRecord(Checkpoint checkpoint, GemmaConfig config, ConversionOptions options, Path file,
-                                              String layout, List<String> graphs) throws IOException {
+    private static void writeConversionRecord(Checkpoint checkpoint, LoraAdapter adapter, GemmaConfig config, ConversionOptions options,
+                                              Path file, String layout, List<String> graphs) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("converter", CONVERTER);
         root.put("converterVersion", version());
@@ -180,14 +184,15 @@ public final class Converter {
         }
         source.put("architecture", config.architecture());
         source.put("dtype", checkpoint.dominantDType().name());
-        ArrayNode files = source.putArray("files");
-        try (Stream<Path> all = Files.list(checkpoint.dir())) {
-            for (Path f : all.filter(Files::isRegularFile).sorted().toList()) {
-                ObjectNode entry = files.addObject();
-                entry.put("path", f.getFileName().toString());
-                entry.put("bytes", Files.size(f));
-                entry.put("sha256", sha256(f));
-            }
+        listFiles(checkpoint.dir(), source.putArray("files"));
+        if (adapter != null) {
+            ObjectNode a = root.putObject("adapter");
+            a.put("type", "LoRA");
+            a.put("rank", adapter.rank());
+            a.put("alpha", adapter.alpha());
+            ArrayNode targets = a.putArray("targetModules");
+            adapter.targets().forEach(targets::add);
+            listFiles(adapter.dir(), a.putArray("files"));
         }
         ObjectNode opts = root.putObject("options");
         opts.put("dtype", options.dtype());
@@ -200,6 +205,17 @@ public final class Converter {
         ArrayNode written = root.putArray("graphs");
         graphs.forEach(written::add);
         JSON.writeValue(file.toFile(), root);
+    }
+
+    private static void listFiles(Path dir, ArrayNode files) throws IOException {
+        try (Stream<Path> all = Files.list(dir)) {
+            for (Path f : all.filter(Files::isRegularFile).sorted().toList()) {
+                ObjectNode entry = files.addObject();
+                entry.put("path", f.getFileName().toString());
+                entry.put("bytes", Files.size(f));
+                entry.put("sha256", sha256(f));
+            }
+        }
     }
 
     /** The source's provenance, read back from a converted directory (null when it was not converted here). */

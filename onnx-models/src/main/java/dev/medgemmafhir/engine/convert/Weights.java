@@ -6,7 +6,8 @@ import java.nio.ByteOrder;
 
 /**
  * Checkpoint tensors as ONNX initializers, converted while they are written: widened to fp32,
- * transposed for {@code MatMul}, {@code 1 + w} for Gemma's norms, or 4-bit blocks. Each streams
+ * transposed for {@code MatMul}, {@code 1 + w} for Gemma's norms, or 4-bit blocks, with a LoRA
+ * adapter merged into the linear weights it adapts. Each streams
  * through a bounded buffer, except a transposed linear weight, which is held once (the largest,
  * 27B's MLP, is 460 MB of fp32).
  */
@@ -16,10 +17,13 @@ final class Weights {
 
     private final Checkpoint checkpoint;
     private final ConversionProgress progress;
+    private final LoraAdapter adapter;
 
-    Weights(Checkpoint checkpoint, ConversionProgress progress) {
+    /** @param adapter merged into the linear weights it adapts; null for none */
+    Weights(Checkpoint checkpoint, ConversionProgress progress, LoraAdapter adapter) {
         this.checkpoint = checkpoint;
         this.progress = progress;
+        this.adapter = adapter;
     }
 
     Checkpoint checkpoint() {
@@ -44,6 +48,15 @@ final class Weights {
             @Override
             void produce(FloatSink sink) throws IOException {
                 float[] w = t.readAll();
+                String name = Checkpoint.normalise(t.name());
+                if (adapter != null && adapter.adapts(name)) {
+                    float[] row = new float[in];
+                    for (int o = 0; o < out; o++) {
+                        System.arraycopy(w, o * in, row, 0, in);
+                        adapter.addToRow(name, o, row);
+                        System.arraycopy(row, 0, w, o * in, in);
+                    }
+                }
                 progress.advance(t.length());
                 float[] row = new float[out];
                 for (int i = 0; i < in; i++) {
@@ -60,8 +73,12 @@ final class Weights {
     Int4BlockQuantizer quantized(SafetensorsFile.Tensor t, int blockSize) {
         int out = Math.toIntExact(t.shape()[0]);
         int in = Math.toIntExact(t.rowLength());
+        String name = Checkpoint.normalise(t.name());
         return new Int4BlockQuantizer(in, out, blockSize, (n, column) -> {
             t.read((long) n * in, column, 0, in);
+            if (adapter != null) {
+                adapter.addToRow(name, n, column);
+            }
             if (n == out - 1) {
                 progress.advance(t.length());
             }
