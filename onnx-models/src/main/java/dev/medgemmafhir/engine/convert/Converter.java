@@ -56,7 +56,16 @@ public final class Converter {
     public record Result(Path directory, String layout, List<String> graphs) {
     }
 
+    /** Where a checkpoint came from, when its folder does not say (a Hugging Face cache path does). */
+    public record Source(String repository, String revision) {
+    }
+
     public static Result convert(Path from, Path to, ConversionOptions options, ConversionProgress progress) {
+        return convert(from, to, options, progress, null);
+    }
+
+    /** As {@link #convert(Path, Path, ConversionOptions, ConversionProgress)}, recording {@code origin} in conversion.json. */
+    public static Result convert(Path from, Path to, ConversionOptions options, ConversionProgress progress, Source origin) {
         Path source = from.toAbsolutePath().normalize();
         Path target = to.toAbsolutePath().normalize();
         if (!Files.isDirectory(source)) {
@@ -81,7 +90,7 @@ public final class Converter {
             if (adapter != null) {
                 adapter.checkAgainst(checkpoint);
             }
-            Result result = write(checkpoint, adapter, config, work, options, progress);
+            Result result = write(checkpoint, adapter, config, work, options, progress, origin);
             publish(work, target);
             return new Result(target, result.layout(), result.graphs());
         } catch (IOException e) {
@@ -92,7 +101,7 @@ public final class Converter {
     }
 
     private static Result write(Checkpoint checkpoint, LoraAdapter adapter, GemmaConfig config, Path out, ConversionOptions options,
-                                ConversionProgress progress) throws IOException {
+                                ConversionProgress progress, Source origin) throws IOException {
         Path onnx = Files.createDirectories(out.resolve("onnx"));
         String producer = CONVERTER + " " + version();
         long total = checkpoint.tensors().values().stream().mapToLong(SafetensorsFile.Tensor::length).sum();
@@ -131,7 +140,7 @@ public final class Converter {
         }
         writeConfig(checkpoint.dir().resolve("config.json"), config, out.resolve("config.json"));
         progress.stage(CONVERSION_FILE);
-        writeConversionRecord(checkpoint, adapter, config, options, out.resolve(CONVERSION_FILE), layout, graphs);
+        writeConversionRecord(checkpoint, adapter, config, options, origin, out.resolve(CONVERSION_FILE), layout, graphs);
         progress.end();
         return new Result(out, layout, graphs);
     }
@@ -171,14 +180,17 @@ public final class Converter {
     }
 
     private static void writeConversionRecord(Checkpoint checkpoint, LoraAdapter adapter, GemmaConfig config, ConversionOptions options,
-                                              Path file, String layout, List<String> graphs) throws IOException {
+                                              Source origin, Path file, String layout, List<String> graphs) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("converter", CONVERTER);
         root.put("converterVersion", version());
         root.put("convertedAt", Instant.now().toString());
         ObjectNode source = root.putObject("source");
         Matcher m = HF_CACHE.matcher(checkpoint.dir().toString().replace('\\', '/'));
-        if (m.matches()) {
+        if (origin != null) {
+            source.put("repository", origin.repository());
+            source.put("revision", origin.revision());
+        } else if (m.matches()) {
             source.put("repository", m.group(1) + "/" + m.group(2));
             source.put("revision", m.group(3));
         }
@@ -268,7 +280,8 @@ public final class Converter {
         }
     }
 
-    private static void deleteRecursively(Path dir) {
+    /** Removes a folder and everything in it (a pulled checkpoint once converted). */
+    public static void deleteRecursively(Path dir) {
         if (!Files.exists(dir)) {
             return;
         }
