@@ -82,6 +82,10 @@ public final class Converter {
         try {
             Files.createDirectories(target.getParent());
             work = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".converting-");
+            // A temporary folder is private (0700); the published model must be readable like any other directory.
+            if (Files.getFileStore(work).supportsFileAttributeView("posix")) {
+                Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
         } catch (IOException e) {
             throw ConversionException.at(target.getParent(), "cannot create a working folder: " + e.getMessage());
         }
@@ -105,6 +109,10 @@ public final class Converter {
         Path onnx = Files.createDirectories(out.resolve("onnx"));
         String producer = CONVERTER + " " + version();
         long total = checkpoint.tensors().values().stream().mapToLong(SafetensorsFile.Tensor::length).sum();
+        if (config.vision() != null || options.q4()) {
+            // The tied head reads the embedding table a second time (layout A's decoder; any q4 head).
+            total += checkpoint.tensors().get("text.embed_tokens.weight") == null ? 0 : checkpoint.tensors().get("text.embed_tokens.weight").length();
+        }
         progress.begin(total);
         Weights weights = new Weights(checkpoint, progress, adapter);
         GemmaTextGraphs text = new GemmaTextGraphs(config.text(), weights, options.q4());

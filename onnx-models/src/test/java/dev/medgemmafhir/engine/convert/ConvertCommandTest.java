@@ -77,6 +77,10 @@ class ConvertCommandTest {
         }
         assertTrue(files.toString().contains("model-00002-of-00002.safetensors"));
         assertOnlyPublished(to);
+        if (Files.getFileStore(to).supportsFileAttributeView("posix")) {
+            assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(to)),
+                    "the published directory is readable by the server's user, unlike a private temporary folder");
+        }
     }
 
     @Test
