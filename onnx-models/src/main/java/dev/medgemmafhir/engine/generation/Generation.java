@@ -257,6 +257,10 @@ public final class Generation {
 
     /** Prompt tokens per prefill run: all of them when the graph keeps only the last logits, else what the logits budget allows. */
     private int chunkLength(int promptLength) {
+        if (sig.imageMaskValue() != 0 && sig.numLogitsToKeep() != null && hasImageTokens()) {
+            // An image split across two prefill runs could not attend to its later half: one run.
+            return promptLength;
+        }
         if (rt.options().prefillChunkTokens() > 0) {
             return Math.min(promptLength, rt.options().prefillChunkTokens());
         }
@@ -267,6 +271,31 @@ public final class Generation {
         long elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
         long rows = Math.max(1, rt.options().logitsBudgetBytes() / (columns * elem));
         return (int) Math.min(promptLength, rows);
+    }
+
+    /**
+     * Ones; in a prefill run of a graph that marks images, the image tokens of this run carry the
+     * graph's image value instead, so that the tokens of one image attend to each other.
+     */
+    private LongBuffer maskFor(int start, int len, boolean prompting) {
+        int total = start + len;
+        if (!prompting || sig.imageMaskValue() == 0 || !hasImageTokens()) {
+            return slice(ones, total);
+        }
+        LongBuffer marked = directLongs(total);
+        for (int i = 0; i < total; i++) {
+            marked.put(i, i >= start && prompt[i] == rt.imageTokenId() ? sig.imageMaskValue() : 1L);
+        }
+        return marked;
+    }
+
+    private boolean hasImageTokens() {
+        for (int id : prompt) {
+            if (id == rt.imageTokenId()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     // ---- prefill and decode ----
@@ -300,7 +329,7 @@ public final class Generation {
                 token = OnnxTensor.createTensor(rt.env(), slice(tokenIds, len), new long[] {1, len});
             }
             try {
-                runDecoder(token, start, len);
+                runDecoder(token, start, len, true);
             } finally {
                 token.close();
             }
@@ -322,7 +351,7 @@ public final class Generation {
                 embedded = rt.embedder().run(Map.of(rt.embedderSignature().input(), ids), runOptions);
                 input = (OnnxTensor) embedded.get(rt.embedderSignature().output()).orElseThrow();
             }
-            runDecoder(input, total - 1, 1);
+            runDecoder(input, total - 1, 1, false);
         } catch (OrtException e) {
             throw check(e);
         } finally {
@@ -334,11 +363,11 @@ public final class Generation {
     }
 
     /** Runs the decoder on {@code len} tokens starting at sequence index {@code start}; leaves the last row of logits in {@link #logitsRow}. */
-    private void runDecoder(OnnxTensor token, int start, int len) throws OrtException, Cancelled {
+    private void runDecoder(OnnxTensor token, int start, int len, boolean prompting) throws OrtException, Cancelled {
         int total = start + len;
         Map<String, OnnxTensorLike> inputs = new HashMap<>();
         inputs.put(sig.tokenInput(), token);
-        OnnxTensor mask = OnnxTensor.createTensor(rt.env(), slice(ones, total), new long[] {1, total});
+        OnnxTensor mask = OnnxTensor.createTensor(rt.env(), maskFor(start, len, prompting), new long[] {1, total});
         OnnxTensor pos = null;
         OnnxTensor logits = null;
         OrtSession.Result result = null;

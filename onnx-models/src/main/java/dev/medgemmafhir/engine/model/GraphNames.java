@@ -15,6 +15,16 @@ public record GraphNames(
         String presentKey,
         String presentValue) {
 
+    /**
+     * The {@code attention_mask} value that marks an image token of the current prefill in graphs
+     * written by {@code models convert} (conversion.json {@code attentionMaskImageValue}): Gemma 3's
+     * tokens of one image attend to each other. Any non-zero value still means "attend", so callers
+     * that feed plain 0/1 masks (transformers.js) run the graph, causally. A separate input would not
+     * do: transformers.js refuses graphs with inputs it does not know, and ONNX Runtime's Java API
+     * cannot feed an optional (overridable-initializer) input.
+     */
+    public static final long IMAGE_TOKEN_MASK_VALUE = 2;
+
     /** The names transformers.js exports use. */
     public static GraphNames transformersJs() {
         return new GraphNames("input_ids", "inputs_embeds", "attention_mask", "position_ids",

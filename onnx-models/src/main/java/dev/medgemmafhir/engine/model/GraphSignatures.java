@@ -33,6 +33,7 @@ public final class GraphSignatures {
      * @param positionIds name of the positions input, null when the graph has none
      * @param numLogitsToKeep name of the logits-to-keep input, null when the graph has none
      * @param useCacheBranch name of the {@code use_cache_branch} input, null when the graph has none
+     * @param imageMaskValue attention_mask value marking image tokens at prefill, 0 when the graph has no such rule
      * @param pastKeys past key input names by layer (likewise values, present keys, present values)
      * @param kvType element type of the cache (FLOAT or FLOAT16)
      * @param kvHeads cache heads
@@ -43,7 +44,7 @@ public final class GraphSignatures {
      */
     public record Decoder(
             boolean takesEmbeds, String tokenInput, OnnxJavaType embedsType, String attentionMask, String positionIds,
-            String numLogitsToKeep, String useCacheBranch, String[] pastKeys, String[] pastValues, String[] presentKeys,
+            String numLogitsToKeep, String useCacheBranch, long imageMaskValue, String[] pastKeys, String[] pastValues, String[] presentKeys,
             String[] presentValues, OnnxJavaType kvType, long kvHeads, long headDim, String logits, OnnxJavaType logitsType,
             long vocab) {
 
@@ -178,7 +179,8 @@ public final class GraphSignatures {
         if (vocab > 0 && config.vocabSize() != null && vocab != config.vocabSize()) {
             throw ModelLoadException.at(dir, file, "logits have " + vocab + " columns but the config says vocab_size " + config.vocabSize());
         }
-        return new Decoder(embeds, token, embeds ? tokenInfo.type : null, names.attentionMask(), positions, keep, cacheBranch,
+        long imageMark = embeds && config.attentionMaskImageValue() != null ? config.attentionMaskImageValue() : 0;
+        return new Decoder(embeds, token, embeds ? tokenInfo.type : null, names.attentionMask(), positions, keep, cacheBranch, imageMark,
                 pk, pv, ok, ov, kvType, kvHeads, headDim, names.logits(), logits.type, vocab);
     }
 

@@ -29,6 +29,8 @@ import java.util.Set;
  * @param chatTemplate the Jinja chat template (chat_template.json or tokenizer_config.json), null when absent
  * @param defaultTopK generation_config.json {@code top_k}, null when absent
  * @param defaultTopP generation_config.json {@code top_p}, null when absent
+ * @param attentionMaskImageValue the attention_mask value that marks image tokens for bidirectional
+ *     attention (conversion.json {@code attentionMaskImageValue}), null when the graph has no such rule
  */
 public record ModelConfig(
         String modelType,
@@ -48,7 +50,8 @@ public record ModelConfig(
         Integer imageSeqLength,
         String chatTemplate,
         Integer defaultTopK,
-        Double defaultTopP) {
+        Double defaultTopP,
+        Long attentionMaskImageValue) {
 
     /** Reads the JSON files of {@code dir} for {@code layout}. */
     public static ModelConfig read(Path dir, Layout layout) {
@@ -139,7 +142,16 @@ public record ModelConfig(
 
         return new ModelConfig(modelType, hidden, layers, kvHeads, headDim, vocab, context, List.copyOf(eos), bos, bosToken,
                 imageTokenId, boi, eoi, imageToken, imageSeq, template,
-                generation.integer("top_k"), generation.number("top_p"));
+                generation.integer("top_k"), generation.number("top_p"),
+                imageMaskValue(JsonFile.optional(dir, "conversion.json")));
+    }
+
+    private static Long imageMaskValue(JsonFile conversion) {
+        Integer v = conversion.integer("attentionMaskImageValue");
+        if (v != null && v < 2) {
+            throw conversion.problem("'attentionMaskImageValue' must be 2 or more (0 and 1 already mean masked and attend)");
+        }
+        return v == null ? null : v.longValue();
     }
 
     @SafeVarargs

@@ -32,16 +32,21 @@ public final class ProgressBar implements PullProgress {
 
   @Override
   public void begin(int files, long totalBytes) {
+    start("pulling " + files + " files, " + human(totalBytes), totalBytes);
+  }
+
+  /** Starts a bar of {@code totalBytes} under a headline of the caller's words (models convert uses it too). */
+  public void start(String headline, long totalBytes) {
     total = totalBytes;
-    out.println("pulling " + files + " files, " + human(totalBytes));
+    out.println(headline);
   }
 
   @Override
   public void file(String path, long size, long alreadyHave) {
     current = path;
     if (!interactive) {
-      out.println((alreadyHave > 0 ? "  resuming " : "  ") + path + " (" + human(size)
-          + (alreadyHave > 0 ? ", " + human(alreadyHave) + " already here" : "") + ")");
+      out.println((alreadyHave > 0 ? "  resuming " : "  ") + path + (size < 0 ? "" : " (" + human(size)
+          + (alreadyHave > 0 ? ", " + human(alreadyHave) + " already here" : "") + ")"));
     }
     draw(true);
   }
@@ -91,7 +96,7 @@ public final class ProgressBar implements PullProgress {
     out.flush();
   }
 
-  static String human(long bytes) {
+  public static String human(long bytes) {
     if (bytes < 0) {
       return "? B";
     }

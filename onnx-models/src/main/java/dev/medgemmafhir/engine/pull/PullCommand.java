@@ -1,6 +1,12 @@
 package dev.medgemmafhir.engine.pull;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.medgemmafhir.engine.convert.ConversionException;
+import dev.medgemmafhir.engine.convert.ConversionOptions;
+import dev.medgemmafhir.engine.convert.ConversionProgress;
+import dev.medgemmafhir.engine.convert.Converter;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,6 +68,14 @@ public class PullCommand implements Callable<Integer> {
   @Option(names = "--retries", defaultValue = "5", description = "Tries per file before giving up (default: ${DEFAULT-VALUE}).")
   int retries;
 
+  @Option(names = "--convert", paramLabel = "DTYPE",
+      description = "Pull the Hugging Face checkpoint (safetensors, tokenizer, configs) instead of ONNX graphs and convert it"
+          + " with 'models convert' to this dtype (q4 or fp32); the checkpoint is deleted afterwards unless --keep-source.")
+  String convert;
+
+  @Option(names = "--keep-source", description = "With --convert: keep the pulled checkpoint beside the model (DIR.checkpoint).")
+  boolean keepSource;
+
   @Option(names = {"-q", "--quiet"}, description = "No progress output.")
   boolean quiet;
 
@@ -75,6 +89,9 @@ public class PullCommand implements Callable<Integer> {
     HubClient hub = new HubClient(URI.create(base), environment.get("HF_TOKEN"));
     Path dir = target != null ? target : Path.of("models", repo.substring(repo.indexOf('/') + 1));
     PullProgress progress = quiet ? PullProgress.SILENT : ProgressBar.onStderr();
+    if (convert != null) {
+      return pullAndConvert(hub, dir, progress);
+    }
     PullSpec spec;
     try {
       spec = new PullSpec(repo, revision, dtype, subfolder, includes, dir, force);
@@ -94,6 +111,55 @@ public class PullCommand implements Callable<Integer> {
     } catch (PullException e) {
       System.err.println("error: " + e.getMessage());
       return 1;
+    }
+  }
+
+  /**
+   * Pulls the checkpoint into {@code DIR.checkpoint}, converts it into {@code DIR}, then deletes the
+   * checkpoint unless asked to keep it. A directory already converted from this repository with this
+   * dtype is left as it is (safe in every pod start).
+   */
+  private int pullAndConvert(HubClient hub, Path dir, PullProgress progress) {
+    ConversionOptions options;
+    try {
+      options = new ConversionOptions(convert, ConversionOptions.STANDARD);
+    } catch (ConversionException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    }
+    JsonNode done = Converter.conversionRecord(dir);
+    if (done != null && !force && repo.equals(done.path("source").path("repository").asText())
+        && options.dtype().equals(done.path("options").path("dtype").asText())) {
+      System.err.println(dir + " already holds " + repo + " converted to " + options.dtype() + "; nothing to do");
+      System.out.println(dir.toAbsolutePath().normalize());
+      return 0;
+    }
+    Path source = dir.resolveSibling(dir.getFileName() + ".checkpoint");
+    try {
+      PullSpec spec = new PullSpec(repo, revision, VariantSelection.CHECKPOINT, subfolder, includes, source, force);
+      ModelPuller.Result pulled = new ModelPuller(hub, progress, retries, Duration.ofSeconds(2)).pull(spec);
+      if (force && Files.isDirectory(dir)) {
+        Converter.deleteRecursively(dir);
+      }
+      Converter.Result result = Converter.convert(source, dir, options, ConversionProgress.NONE,
+          new Converter.Source(repo, pulled.commit() != null ? pulled.commit() : revision));
+      if (!keepSource) {
+        Converter.deleteRecursively(source);
+      }
+      System.out.println(result.directory());
+      return 0;
+    } catch (HubAccessDeniedException e) {
+      System.err.println("error: " + e.getMessage());
+      return EXIT_ACCESS_DENIED;
+    } catch (PullException | ConversionException e) {
+      System.err.println("error: " + e.getMessage());
+      return 1;
+    } catch (java.io.IOException e) {
+      System.err.println("error: " + e.getMessage());
+      return 1;
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      return 2;
     }
   }
 }

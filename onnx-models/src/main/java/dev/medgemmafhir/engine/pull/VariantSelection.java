@@ -57,6 +57,13 @@ public final class VariantSelection {
   private VariantSelection() {}
 
   /** The dtype names this class understands, for help texts and error messages. */
+  /**
+   * The dtype that selects a Hugging Face checkpoint instead of ONNX graphs: the root's
+   * {@code *.safetensors}, {@code model.safetensors.index.json}, tokenizer and configs
+   * ({@code models pull --convert} converts them afterwards).
+   */
+  public static final String CHECKPOINT = "safetensors";
+
   public static Set<String> dtypes() {
     return SUFFIXES.keySet();
   }
@@ -84,7 +91,18 @@ public final class VariantSelection {
     Map<String, Selected> chosen = new LinkedHashMap<>();
     String layout;
     boolean genai = scoped.stream().anyMatch(f -> f.path().equals(prefix + "genai_config.json"));
-    if (genai) {
+    if (CHECKPOINT.equals(dtype)) {
+      layout = "Hugging Face checkpoint";
+      for (HubFile f : scoped) {
+        String local = f.path().substring(prefix.length());
+        if (!local.contains("/") && (local.endsWith(".safetensors") || SUPPORT_EXTENSIONS.contains(extension(local)))) {
+          chosen.put(f.path(), new Selected(f, local));
+        }
+      }
+      if (chosen.values().stream().noneMatch(s -> s.localPath().endsWith(".safetensors"))) {
+        throw new PullException("No *.safetensors weights under '" + prefix + "' to convert");
+      }
+    } else if (genai) {
       // onnxruntime-genai: the folder is one variant already; take it whole.
       layout = "onnxruntime-genai";
       for (HubFile f : scoped) {

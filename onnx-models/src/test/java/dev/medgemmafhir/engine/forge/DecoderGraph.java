@@ -1,13 +1,16 @@
 package dev.medgemmafhir.engine.forge;
 
+import dev.medgemmafhir.engine.convert.OnnxGraph;
+import dev.medgemmafhir.engine.convert.TensorData;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
-import static dev.medgemmafhir.engine.forge.OnnxGraph.intAttr;
-import static dev.medgemmafhir.engine.forge.OnnxGraph.intsAttr;
-import static dev.medgemmafhir.engine.forge.TensorData.BOOL;
-import static dev.medgemmafhir.engine.forge.TensorData.FLOAT;
-import static dev.medgemmafhir.engine.forge.TensorData.INT64;
+import static dev.medgemmafhir.engine.convert.OnnxGraph.intAttr;
+import static dev.medgemmafhir.engine.convert.OnnxGraph.intsAttr;
+import static dev.medgemmafhir.engine.convert.TensorData.BOOL;
+import static dev.medgemmafhir.engine.convert.TensorData.FLOAT;
+import static dev.medgemmafhir.engine.convert.TensorData.INT64;
 
 /**
  * A Gemma-shaped decoder from default-domain opset-17 ops (plus MatMulNBits in q4) with the real

@@ -1,10 +1,13 @@
 package dev.medgemmafhir.engine.forge;
 
+import dev.medgemmafhir.engine.convert.OnnxGraph;
+import dev.medgemmafhir.engine.convert.TensorData;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
-import static dev.medgemmafhir.engine.forge.TensorData.FLOAT;
-import static dev.medgemmafhir.engine.forge.TensorData.INT64;
+import static dev.medgemmafhir.engine.convert.TensorData.FLOAT;
+import static dev.medgemmafhir.engine.convert.TensorData.INT64;
 
 /**
  * Layout A's {@code embed_tokens}: {@code input_ids [batch_size, sequence_length]} ->

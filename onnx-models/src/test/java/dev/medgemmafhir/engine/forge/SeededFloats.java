@@ -1,5 +1,7 @@
 package dev.medgemmafhir.engine.forge;
 
+import dev.medgemmafhir.engine.convert.TensorData;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,9 +1,12 @@
 package dev.medgemmafhir.engine.forge;
 
+import dev.medgemmafhir.engine.convert.Int4BlockQuantizer;
+import dev.medgemmafhir.engine.convert.OnnxGraph;
+
 import java.io.IOException;
 
-import static dev.medgemmafhir.engine.forge.OnnxGraph.intAttr;
-import static dev.medgemmafhir.engine.forge.OnnxGraph.intsAttr;
+import static dev.medgemmafhir.engine.convert.OnnxGraph.intAttr;
+import static dev.medgemmafhir.engine.convert.OnnxGraph.intsAttr;
 
 /** The building blocks shared by the forged graphs: projections (fp32 or 4-bit) and RMSNorm. */
 final class TransformerOps {
@@ -25,7 +28,14 @@ final class TransformerOps {
         if (variant == WeightVariant.FP32) {
             return g.op("MatMul", new String[] {x, g.initializer(name, weight)});
         }
-        Int4BlockQuantizer q = new Int4BlockQuantizer(weight, Q4_BLOCK_SIZE);
+        long[] dims = weight.dims();
+        int k = Math.toIntExact(dims[0]);
+        int n = Math.toIntExact(dims[1]);
+        Int4BlockQuantizer q = new Int4BlockQuantizer(k, n, Q4_BLOCK_SIZE, (col, column) -> {
+            for (int row = 0; row < k; row++) {
+                column[row] = weight.at((long) row * n + col);
+            }
+        });
         // Naming follows ONNX Runtime's 4-bit quantizer: <weight>_Q4, <weight>_scales, <weight>_zero_points.
         String packed = g.initializer(name + "_Q4", q.packedWeights());
         String scales = g.initializer(name + "_scales", q.scales());

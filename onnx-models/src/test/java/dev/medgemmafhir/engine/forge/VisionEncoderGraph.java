@@ -1,10 +1,13 @@
 package dev.medgemmafhir.engine.forge;
 
+import dev.medgemmafhir.engine.convert.OnnxGraph;
+import dev.medgemmafhir.engine.convert.TensorData;
+
 import java.io.IOException;
 import java.nio.file.Path;
 
-import static dev.medgemmafhir.engine.forge.OnnxGraph.intsAttr;
-import static dev.medgemmafhir.engine.forge.TensorData.FLOAT;
+import static dev.medgemmafhir.engine.convert.OnnxGraph.intsAttr;
+import static dev.medgemmafhir.engine.convert.TensorData.FLOAT;
 
 /**
  * Layout A's {@code vision_encoder}: {@code pixel_values float32 [batch_size, 3, H, W]} ->

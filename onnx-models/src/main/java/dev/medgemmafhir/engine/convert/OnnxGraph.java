@@ -1,4 +1,4 @@
-package dev.medgemmafhir.engine.forge;
+package dev.medgemmafhir.engine.convert;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
@@ -24,10 +24,10 @@ import java.nio.file.StandardOpenOption;
  * and initializers that go either inline or, when an external data file is given, into that file
  * as they are produced (so weights of any size never sit in memory).
  */
-final class OnnxGraph implements AutoCloseable {
+public final class OnnxGraph implements AutoCloseable {
 
-    static final int OPSET = 17;
-    static final String MICROSOFT_DOMAIN = "com.microsoft";
+    public static final int OPSET = 17;
+    public static final String MICROSOFT_DOMAIN = "com.microsoft";
     /** Initializers this large go to the external data file, as onnx's own converter does by default. */
     static final long EXTERNAL_THRESHOLD_BYTES = 1024;
 
@@ -42,7 +42,7 @@ final class OnnxGraph implements AutoCloseable {
      * @param name             graph name
      * @param externalDataFile where large initializers go, or null to keep every weight inline
      */
-    OnnxGraph(String name, Path externalDataFile) throws IOException {
+    public OnnxGraph(String name, Path externalDataFile) throws IOException {
         graph.setName(name);
         this.externalDataFile = externalDataFile;
         this.externalData = externalDataFile == null ? null : FileChannel.open(externalDataFile,
@@ -50,29 +50,29 @@ final class OnnxGraph implements AutoCloseable {
     }
 
     /** A graph input; each dim is a Number (fixed) or a String (symbolic, e.g. "batch_size"). */
-    String input(String name, int elemType, Object... dims) {
+    public String input(String name, int elemType, Object... dims) {
         graph.addInput(valueInfo(name, elemType, dims));
         return name;
     }
 
     /** Declares an existing value as a graph output. */
-    void output(String name, int elemType, Object... dims) {
+    public void output(String name, int elemType, Object... dims) {
         graph.addOutput(valueInfo(name, elemType, dims));
     }
 
     /** Adds a node with one output named after the op, returning that output's name. */
-    String op(String opType, String[] inputs, AttributeProto... attributes) {
+    public String op(String opType, String[] inputs, AttributeProto... attributes) {
         return opNamed(opType, opType.toLowerCase() + "_" + (nextId++), inputs, attributes);
     }
 
     /** Adds a node whose single output has a fixed name, e.g. a graph output like {@code logits}. */
-    String opNamed(String opType, String output, String[] inputs, AttributeProto... attributes) {
+    public String opNamed(String opType, String output, String[] inputs, AttributeProto... attributes) {
         node("", opType, output, inputs, attributes);
         return output;
     }
 
     /** Adds a {@code com.microsoft} contrib node. */
-    String microsoftOp(String opType, String[] inputs, AttributeProto... attributes) {
+    public String microsoftOp(String opType, String[] inputs, AttributeProto... attributes) {
         usesMicrosoftDomain = true;
         String output = opType.toLowerCase() + "_" + (nextId++);
         node(MICROSOFT_DOMAIN, opType, output, inputs, attributes);
@@ -97,7 +97,7 @@ final class OnnxGraph implements AutoCloseable {
     }
 
     /** Adds an initializer; large ones stream to the external data file when there is one. */
-    String initializer(String name, TensorData data) throws IOException {
+    public String initializer(String name, TensorData data) throws IOException {
         TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(data.dataType());
         for (long d : data.dims()) {
             t.addDims(d);
@@ -127,25 +127,29 @@ final class OnnxGraph implements AutoCloseable {
     }
 
     /** An int64 1-D constant such as a Reshape shape or Unsqueeze axes. */
-    String int64s(long... values) throws IOException {
+    public String int64s(long... values) throws IOException {
         return initializer("const_i64_" + (nextId++), ConstantTensor.int64(new long[] {values.length}, values));
     }
 
     /** An int64 scalar constant. */
-    String int64Scalar(long value) throws IOException {
+    public String int64Scalar(long value) throws IOException {
         return initializer("const_i64_" + (nextId++), ConstantTensor.int64(new long[0], value));
     }
 
     /** A float scalar constant. */
-    String floatScalar(float value) throws IOException {
+    public String floatScalar(float value) throws IOException {
         return initializer("const_f32_" + (nextId++), ConstantTensor.floats(new long[0], value));
     }
 
-    static AttributeProto intAttr(String name, long value) {
+    public static AttributeProto intAttr(String name, long value) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
     }
 
-    static AttributeProto intsAttr(String name, long... values) {
+    public static AttributeProto floatAttr(String name, float value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(value).build();
+    }
+
+    public static AttributeProto intsAttr(String name, long... values) {
         AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
         for (long v : values) {
             a.addInts(v);
@@ -154,11 +158,16 @@ final class OnnxGraph implements AutoCloseable {
     }
 
     /** Writes the model to a file; closes the external data file first so both are complete. */
-    void save(Path onnxFile, String docString) throws IOException {
+    public void save(Path onnxFile, String docString) throws IOException {
+        save(onnxFile, docString, "medgemma-fhir");
+    }
+
+    /** As {@link #save(Path, String)}, naming the program that produced the graph. */
+    public void save(Path onnxFile, String docString, String producer) throws IOException {
         close();
         ModelProto.Builder model = ModelProto.newBuilder()
                 .setIrVersion(8)
-                .setProducerName("medgemma-fhir-forge")
+                .setProducerName(producer)
                 .setProducerVersion("1")
                 .setDocString(docString)
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));

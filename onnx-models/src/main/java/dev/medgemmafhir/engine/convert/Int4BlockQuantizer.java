@@ -1,11 +1,11 @@
-package dev.medgemmafhir.engine.forge;
+package dev.medgemmafhir.engine.convert;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Quantizes a fp32 weight {@code W [K, N]} (the right operand of {@code MatMul(x, W)}) into the
+ * Quantizes a weight {@code W [K, N]} (the right operand of {@code MatMul(x, W)}) into the
  * inputs of ONNX Runtime's contrib op {@code com.microsoft.MatMulNBits} with bits=4:
  * <ul>
  *   <li>{@code B} uint8 {@code [N, n_blocks_per_col, blob_size]}: column n of W in blocks of
@@ -15,30 +15,38 @@ import java.nio.ByteOrder;
  * </ul>
  * Dequantized value = (code - zero_point) * scale. Asymmetric blocks, like ONNX Runtime's own
  * 4-bit quantizer by default; a K that is not a multiple of the block is zero-padded.
+ *
+ * <p>Columns are read one at a time, so a weight of any size streams: a Hugging Face linear
+ * weight {@code [out, in]} hands over row n as column n of W without a transpose.
  */
-final class Int4BlockQuantizer {
+public final class Int4BlockQuantizer {
 
-    static final int BITS = 4;
+    public static final int BITS = 4;
 
-    final int k;
-    final int n;
-    final int blockSize;
-    final int blocksPerColumn;
-    final int blobSize;
-    final int zeroPointBytesPerColumn;
+    /** Fills {@code column} (length K) with column {@code n} of W. */
+    @FunctionalInterface
+    public interface Columns {
+        void read(int n, float[] column) throws IOException;
+    }
 
-    private final SeededFloats weight;
+    public final int k;
+    public final int n;
+    public final int blockSize;
+    public final int blocksPerColumn;
+    public final int blobSize;
+    public final int zeroPointBytesPerColumn;
+
+    private final Columns columns;
     private float[] scales;
     private byte[] zeroPoints;
 
-    Int4BlockQuantizer(SeededFloats weight, int blockSize) {
-        long[] dims = weight.dims();
-        if (dims.length != 2) {
-            throw new IllegalArgumentException("MatMulNBits quantizes a 2-D weight, got rank " + dims.length);
+    public Int4BlockQuantizer(int k, int n, int blockSize, Columns columns) {
+        if (k <= 0 || n <= 0 || blockSize <= 0 || blockSize % 2 != 0) {
+            throw new IllegalArgumentException("bad MatMulNBits shape K=" + k + " N=" + n + " block=" + blockSize);
         }
-        this.weight = weight;
-        this.k = Math.toIntExact(dims[0]);
-        this.n = Math.toIntExact(dims[1]);
+        this.columns = columns;
+        this.k = k;
+        this.n = n;
         this.blockSize = blockSize;
         this.blocksPerColumn = (k + blockSize - 1) / blockSize;
         this.blobSize = blockSize * BITS / 8;
@@ -46,7 +54,7 @@ final class Int4BlockQuantizer {
     }
 
     /** {@code B}: writing it also computes the scales and zero points in the same pass. */
-    TensorData packedWeights() {
+    public TensorData packedWeights() {
         Int4BlockQuantizer self = this;
         return new TensorData() {
             @Override
@@ -71,12 +79,12 @@ final class Int4BlockQuantizer {
         };
     }
 
-    TensorData scales() {
+    public TensorData scales() {
         ensureQuantized();
         return ConstantTensor.floats(new long[] {(long) n * blocksPerColumn}, scales);
     }
 
-    TensorData zeroPoints() {
+    public TensorData zeroPoints() {
         ensureQuantized();
         return ConstantTensor.uint8(new long[] {(long) n * zeroPointBytesPerColumn}, zeroPoints);
     }
@@ -94,14 +102,16 @@ final class Int4BlockQuantizer {
     private void quantize(TensorData.ByteSink sink) throws IOException {
         float[] newScales = new float[n * blocksPerColumn];
         byte[] newZeroPoints = new byte[n * zeroPointBytesPerColumn];
+        float[] values = new float[k];
         float[] block = new float[blockSize];
         ByteBuffer column = ByteBuffer.allocate(blocksPerColumn * blobSize).order(ByteOrder.LITTLE_ENDIAN);
         for (int col = 0; col < n; col++) {
+            columns.read(col, values);
             column.clear();
             for (int b = 0; b < blocksPerColumn; b++) {
                 for (int i = 0; i < blockSize; i++) {
                     int row = b * blockSize + i;
-                    block[i] = row < k ? weight.at((long) row * n + col) : 0f;
+                    block[i] = row < k ? values[row] : 0f;
                 }
                 float min = 0f;
                 float max = 0f;

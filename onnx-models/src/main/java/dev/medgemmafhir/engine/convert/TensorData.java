@@ -1,4 +1,4 @@
-package dev.medgemmafhir.engine.forge;
+package dev.medgemmafhir.engine.convert;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -7,7 +7,7 @@ import java.nio.ByteBuffer;
  * The bytes of one initializer, produced in order into a sink rather than held in one array:
  * a real-size embedding table (262208 x 2560 floats) exceeds what a Java array can hold.
  */
-interface TensorData {
+public interface TensorData {
 
     /** ONNX {@code TensorProto.DataType} code of the elements. */
     int dataType();

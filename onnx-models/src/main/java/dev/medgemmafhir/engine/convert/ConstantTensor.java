@@ -1,12 +1,12 @@
-package dev.medgemmafhir.engine.forge;
+package dev.medgemmafhir.engine.convert;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** A small initializer given by its bytes: shape constants, axes, scalars, quantization scales. */
-record ConstantTensor(int dataType, long[] dims, byte[] bytes) implements TensorData {
+public record ConstantTensor(int dataType, long[] dims, byte[] bytes) implements TensorData {
 
-    static ConstantTensor int64(long[] dims, long... values) {
+    public static ConstantTensor int64(long[] dims, long... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {
             b.putLong(v);
@@ -14,7 +14,7 @@ record ConstantTensor(int dataType, long[] dims, byte[] bytes) implements Tensor
         return new ConstantTensor(INT64, dims, b.array());
     }
 
-    static ConstantTensor floats(long[] dims, float... values) {
+    public static ConstantTensor floats(long[] dims, float... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             b.putFloat(v);
@@ -22,7 +22,7 @@ record ConstantTensor(int dataType, long[] dims, byte[] bytes) implements Tensor
         return new ConstantTensor(FLOAT, dims, b.array());
     }
 
-    static ConstantTensor uint8(long[] dims, byte[] values) {
+    public static ConstantTensor uint8(long[] dims, byte[] values) {
         return new ConstantTensor(UINT8, dims, values);
     }
 

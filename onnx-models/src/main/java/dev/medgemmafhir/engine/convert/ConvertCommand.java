@@ -1,0 +1,83 @@
+package dev.medgemmafhir.engine.convert;
+
+import dev.medgemmafhir.engine.pull.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code models convert}: a Hugging Face Gemma 3 / MedGemma checkpoint to a model directory. */
+@Command(name = "convert",
+        mixinStandardHelpOptions = true,
+        description = "Convert a Hugging Face Gemma 3 / MedGemma checkpoint (safetensors + config.json, as Google publishes"
+                + " them or as fine-tuning tools save them) into a model directory this engine and transformers.js load."
+                + " Gemma3ForConditionalGeneration becomes the image + text layout, Gemma3ForCausalLM the text-only layout."
+                + " The directory appears only when complete.",
+        footer = {"", "Exit codes: 0 done, 1 failed (one line names the file at fault; nothing is written), 2 usage error."})
+public class ConvertCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--from", required = true, paramLabel = "CHECKPOINT_DIR", description = "Checkpoint folder (config.json, *.safetensors, tokenizer files).")
+    Path from;
+
+    @Option(names = "--to", required = true, paramLabel = "MODEL_DIR", description = "Model directory to create (must not exist or be empty).")
+    Path to;
+
+    @Option(names = "--dtype", defaultValue = ConversionOptions.Q4,
+            description = "q4 (4-bit MatMulNBits weights, fp32 activations) or fp32 (default: ${DEFAULT-VALUE}); fp16 and q4f16 are refused.")
+    String dtype;
+
+    @Option(names = "--attention", defaultValue = ConversionOptions.STANDARD,
+            description = "standard: default-domain ONNX ops (default: ${DEFAULT-VALUE}).")
+    String attention;
+
+    @Option(names = "--adapter", paramLabel = "ADAPTER_DIR",
+            description = "A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to merge into the weights.")
+    Path adapter;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    boolean quiet;
+
+    @Override
+    public Integer call() {
+        try {
+            ConversionOptions options = new ConversionOptions(dtype, attention, adapter);
+            long started = System.nanoTime();
+            Converter.Result result = Converter.convert(from, to, options, quiet ? ConversionProgress.NONE : new Bar(ProgressBar.onStderr()));
+            spec.commandLine().getOut().printf("converted %s -> %s (%s, %s, %.0f s)%n", from, result.directory(), result.layout(),
+                    options.dtype(), (System.nanoTime() - started) / 1e9);
+            return 0;
+        } catch (ConversionException e) {
+            spec.commandLine().getErr().println("convert: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** The pull command's progress bar, fed with converted source bytes. */
+    private record Bar(ProgressBar bar) implements ConversionProgress {
+        @Override
+        public void begin(long totalBytes) {
+            bar.start("converting " + ProgressBar.human(totalBytes) + " of checkpoint tensors", totalBytes);
+        }
+
+        @Override
+        public void stage(String name) {
+            bar.file(name, -1, 0);
+        }
+
+        @Override
+        public void advance(long bytes) {
+            bar.advance(bytes);
+        }
+
+        @Override
+        public void end() {
+            bar.end();
+        }
+    }
+}
