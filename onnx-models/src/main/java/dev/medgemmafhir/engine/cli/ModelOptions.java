@@ -43,6 +43,14 @@ final class ModelOptions {
             description = "Prompt tokens per prefill run; 0 = as many as the logits budget allows (default).")
     int prefillChunk;
 
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "8",
+            description = "Concurrent generations decoded together in one run per step; 1 = each decodes alone. Default: ${DEFAULT-VALUE}.")
+    int maxBatch;
+
+    @Option(names = "--kv-cache-budget", paramLabel = "BYTES", defaultValue = "0",
+            description = "Bytes the batch's KV cache may take; 0 = no limit (default).")
+    long kvCacheBudget;
+
     RuntimeOptions runtime() {
         ExecutionProvider ep = switch (provider.toLowerCase(java.util.Locale.ROOT)) {
             case "cpu" -> ExecutionProvider.CPU;
@@ -56,10 +64,16 @@ final class ModelOptions {
                 .withAllowSpinning(!noSpinning)
                 .withOptimizationLevel(optimization)
                 .withQ4AccuracyLevel(q4AccuracyLevel)
-                .withPrefillChunkTokens(prefillChunk);
+                .withPrefillChunkTokens(prefillChunk)
+                .withMaxBatch(maxBatch)
+                .withKvCacheBudgetBytes(kvCacheBudget);
     }
 
     MedGemmaModel load() {
-        return MedGemmaModel.load(model, dtype, runtime());
+        return load(runtime());
+    }
+
+    MedGemmaModel load(RuntimeOptions options) {
+        return MedGemmaModel.load(model, dtype, options);
     }
 }
