@@ -35,8 +35,8 @@ final class ModelOptions {
             description = "Graph optimisation: NO_OPT, BASIC_OPT, EXTENDED_OPT, ALL_OPT. Default: ${DEFAULT-VALUE}.")
     OptLevel optimization;
 
-    @Option(names = "--q4-accuracy-level", paramLabel = "N", defaultValue = "-1",
-            description = "MatMulNBits accuracy_level for 4-bit graphs: -1 as exported (default), 4 = int8 compute on CPU (faster).")
+    @Option(names = "--q4-accuracy-level", paramLabel = "N", defaultValue = "4",
+            description = "MatMulNBits accuracy_level for 4-bit graphs on CPU: 4 = int8 compute (default, faster), -1 = as exported.")
     int q4AccuracyLevel;
 
     @Option(names = "--prefill-chunk", paramLabel = "N", defaultValue = "0",
