@@ -7,7 +7,8 @@
 #
 #   onnx-models/bench/compare.sh MODEL_DIR
 #   env: LENGTHS="128 512 2048" ROUNDS=3 DECODE=32 THREADS=<physical cores> DTYPE=q4 JAR=onnx-models/target/medgemma-cli.jar
-#        ENGINE_ARGS="--q4-accuracy-level 4" (extra engine flags)
+#        ENGINE_ARGS="--q4-accuracy-level -1" (extra engine flags; the engine's default is int8 compute
+#        for 4-bit weights, transformers.js runs them as exported)
 #        OUT=<file for the raw JSON lines>
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue 6 item 4, prepared for a GPU session (not yet run: the session that wrote it had no GPU).
-# One script, about 10 minutes on an H100: forge the shape-faithful 4B q4 model, build the CLI
-# against onnxruntime_gpu, run `bench` on CUDA and on CPU, and estimate what the Java API's
-# per-step host<->device copies cost.
+# Issue 6 item 4 and issue 13 item 5, prepared for a GPU session (not yet run: the sessions that
+# wrote it had no GPU). One script, about 10 minutes on an H100: forge the shape-faithful 4B q4
+# model, build the CLI against onnxruntime_gpu, run `bench` on CUDA single-stream and batched
+# (1/2/4/8/16 concurrent requests) and on CPU, and estimate what the Java API's per-step
+# host<->device copies cost.
 #
 #   onnx-models/bench/gpu.sh [OUT_DIR]      (from the repository root)
 #
@@ -48,7 +49,11 @@ run() {  # label, extra args...
     --runs 3 --warmup 1 --json "$@" | tee "$out/bench-$label.json" | head -c 2000; echo
 }
 run cuda --provider cuda
-run cpu --provider cpu --q4-accuracy-level 4 --prompt-lengths 128 || true
+# Batched decoding: one decoder run per step for all requests. The cache is batch-sized and
+# crosses PCIe every step (no IOBinding), so this shows how far batching carries on a GPU before
+# the copies dominate; prompts of 128 tokens keep that part small.
+run cuda-batched --provider cuda --prompt-lengths 128 --concurrency 1,2,4,8,16 --runs 1 || true
+run cpu --provider cpu --prompt-lengths 128 || true
 
 python3 - "$out/bench-cuda.json" <<'PY' || true
 import json, sys
@@ -65,5 +70,13 @@ if dt > 0:
     print(f"step time grows {1e6 * dt / dtok:.1f} us per context token; copying the cache both ways would move "
           f"{2 * kv * dtok / 1e9:.2f} GB more per step: an effective {2 * kv * dtok / dt / 1e9:.1f} GB/s "
           f"(PCIe-bound if near the link's ~25-55 GB/s; on-device attention alone would be ~100x faster)")
+PY
+python3 - "$out/bench-cuda-batched.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for l in r["concurrency"]:
+    print(f'{l["concurrency"]:>3} requests: decode {l["decode_tokens_per_s"]:.1f} tok/s in all '
+          f'({l["decode_tokens_per_s_per_request"]:.1f} each, {l.get("decode_speedup_vs_one", 1):.2f}x one), '
+          f'ttft p50 {l["time_to_first_token_ms_median"]:.0f} ms')
 PY
 echo "== done: $out"

@@ -299,14 +299,14 @@ class ChartTest {
     JsonNode medgemma = chart.applicationYaml().path("medgemma");
     assertEquals("/models/medgemma-27b-text-q4", medgemma.path("models").path("medgemma-27b-text").path("path").asText());
     assertEquals(8, medgemma.path("engine").path("intra-op-threads").asInt());
-    // Left as exported unless asked for.
-    assertTrue(medgemma.path("engine").path("q4-accuracy-level").isMissingNode());
+    // int8 compute for 4-bit weights unless told otherwise.
+    assertEquals(4, medgemma.path("engine").path("q4-accuracy-level").asInt());
   }
 
   @Test
-  void int8ComputeForQ4ModelsIsPassedToTheServer() throws IOException {
-    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "engine.q4AccuracyLevel", 4));
-    assertEquals(4, chart.applicationYaml().path("medgemma").path("engine").path("q4-accuracy-level").asInt());
+  void q4WeightsAsExportedArePassedToTheServer() throws IOException {
+    RenderedChart chart = RenderedChart.render(null, Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "engine.q4AccuracyLevel", -1));
+    assertEquals(-1, chart.applicationYaml().path("medgemma").path("engine").path("q4-accuracy-level").asInt());
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.medgemmafhir.engine;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.medgemmafhir.engine.generation.DecodeBatch;
 import dev.medgemmafhir.engine.generation.Generation;
 import dev.medgemmafhir.engine.generation.ModelRuntime;
 import dev.medgemmafhir.engine.image.ImageLimits;
@@ -55,6 +56,7 @@ public final class MedGemmaModel implements Engine {
     private final List<GraphInfo> graphs;
     private final ModelIdentity identity;
     private final ModelDirectory.GraphFiles files;
+    private final DecodeBatch batch;
 
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final ConcurrentLinkedQueue<Cancellation> running = new ConcurrentLinkedQueue<>();
@@ -73,6 +75,18 @@ public final class MedGemmaModel implements Engine {
         this.sessions = sessions;
         this.graphs = graphs;
         this.identity = identity;
+        this.batch = batchable(directory.layout(), runtime.options()) ? new DecodeBatch(runtime, runtime.options().maxBatch(),
+                runtime.options().kvCacheBudgetBytes()) : null;
+    }
+
+    /**
+     * Whether concurrent generations share decode steps. Left-padding a batch needs a decoder whose attention honours
+     * {@code attention_mask} column by column, as the transformers.js exports' standard attention does; onnxruntime-genai
+     * builds use {@code GroupQueryAttention}, whose cache lengths come from the mask's row sums (padding on the right),
+     * so they decode each sequence alone.
+     */
+    private static boolean batchable(Layout layout, RuntimeOptions options) {
+        return options.maxBatch() > 1 && layout != Layout.GENAI;
     }
 
     /** Loads the best variant of {@code dir} on CPU with default options. */
@@ -241,7 +255,7 @@ public final class MedGemmaModel implements Engine {
                     }
                 }
                 int[] ids = promptTokenIds(request.messages());
-                return new Generation(runtime, ids, pixels, request.params(), listener, cancellation).run();
+                return new Generation(runtime, ids, pixels, request.params(), listener, cancellation, true, batch).run();
             } finally {
                 running.remove(cancellation);
             }
@@ -263,13 +277,26 @@ public final class MedGemmaModel implements Engine {
             }
             running.add(cancellation);
             try {
-                return new Generation(runtime, promptIds, List.of(), params, TextStreamListener.NONE, cancellation, stopAtEos).run();
+                return new Generation(runtime, promptIds, List.of(), params, TextStreamListener.NONE, cancellation, stopAtEos, batch).run();
             } finally {
                 running.remove(cancellation);
             }
         } finally {
             lifecycle.readLock().unlock();
         }
+    }
+
+    /** Sequences decoded together at most: 1 when every generation decodes alone. */
+    public int maxBatch() {
+        return batch == null ? 1 : batch.maxRows();
+    }
+
+    /**
+     * Decode steps run so far, by batch size ({@code [steps by rows, nanoseconds by rows]}); empty arrays when every
+     * generation decodes alone.
+     */
+    public long[][] batchStatistics() {
+        return batch == null ? new long[][] {new long[0], new long[0]} : batch.stepStatistics();
     }
 
     /** The decoder's inputs and outputs as the engine feeds them (cache layout, element types, vocabulary). */
@@ -358,6 +385,9 @@ public final class MedGemmaModel implements Engine {
         }
         lifecycle.writeLock().lock();
         try {
+            if (batch != null) {
+                batch.close();
+            }
             for (OrtSession s : new OrtSession[] {runtime.decoder(), runtime.embedder(), runtime.vision()}) {
                 if (s != null) {
                     s.close();

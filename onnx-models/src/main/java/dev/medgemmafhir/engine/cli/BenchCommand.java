@@ -15,6 +15,7 @@ import dev.medgemmafhir.engine.bench.ResidentMemory;
 import dev.medgemmafhir.engine.bench.Roofline;
 import dev.medgemmafhir.engine.model.GraphSignatures;
 import dev.medgemmafhir.engine.model.ModelLoadException;
+import dev.medgemmafhir.engine.model.RuntimeOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -69,6 +70,11 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             description = "Buffer streamed to measure memory bandwidth; 0 skips it. Default: ${DEFAULT-VALUE}.")
     int bandwidthMib;
 
+    @Option(names = "--concurrency", split = ",", paramLabel = "N",
+            description = "Concurrent requests (e.g. 1,2,4,8,16): measures batched decoding instead of single-stream speed; "
+                    + "the batch size becomes the largest N.")
+    List<Integer> concurrency;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -76,15 +82,18 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (runs < 1 || warmup < 0 || decodeTokens < 2 || promptLengths.stream().anyMatch(n -> n < 2)) {
-            err.println("error: --runs >= 1, --warmup >= 0, --decode-tokens >= 2 and prompt lengths >= 2 are required");
+        if (runs < 1 || warmup < 0 || decodeTokens < 2 || promptLengths.stream().anyMatch(n -> n < 2)
+                || (concurrency != null && concurrency.stream().anyMatch(n -> n < 1))) {
+            err.println("error: --runs >= 1, --warmup >= 0, --decode-tokens >= 2, prompt lengths >= 2 and --concurrency >= 1 are required");
             return 2;
         }
+        boolean batched = concurrency != null && !concurrency.isEmpty();
         int threads = modelOptions.threads > 0 ? modelOptions.threads : Runtime.getRuntime().availableProcessors();
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode report = mapper.createObjectNode();
         ObjectNode machine = report.putObject("machine");
         machine.put("cpu", cpuModel());
+        machine.put("cpu_flags", cpuFlags());
         machine.put("logical_cpus", Runtime.getRuntime().availableProcessors());
         machine.put("load_average_1m", loadAverage());
         // Measured before the model loads, while the memory system is otherwise idle.
@@ -93,7 +102,11 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         machine.put("bandwidth_threads", threads);
 
         long t0 = System.nanoTime();
-        try (MedGemmaModel model = modelOptions.load()) {
+        RuntimeOptions options = modelOptions.runtime();
+        if (batched) {
+            options = options.withMaxBatch(Math.max(options.maxBatch(), concurrency.stream().mapToInt(Integer::intValue).max().orElse(1)));
+        }
+        try (MedGemmaModel model = modelOptions.load(options)) {
             double loadMs = (System.nanoTime() - t0) / 1e6;
             GraphSignatures.Decoder sig = model.decoderSignature();
             Roofline roofline = new Roofline(decoderWeightBytes(model, sig), Roofline.kvBytesPerToken(sig));
@@ -107,9 +120,15 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             report.put("decode_tokens", decodeTokens);
             report.put("warmup_runs", warmup);
             report.put("timed_runs", runs);
-            ArrayNode lengths = report.putArray("lengths");
+            report.put("max_batch", model.maxBatch());
             int[] source = fillerIds(model, promptLengths.stream().mapToInt(Integer::intValue).max().orElse(2));
-            for (int n : promptLengths) {
+            if (batched) {
+                ConcurrencyBench.run(model, source, promptLengths, concurrency, decodeTokens, warmup, runs, report.putArray("concurrency"),
+                        roofline, json ? null : err);
+                report.put("peak_resident_bytes", ResidentMemory.peakBytes());
+            }
+            ArrayNode lengths = report.putArray("lengths");
+            for (int n : batched ? List.<Integer>of() : promptLengths) {
                 if (n + decodeTokens > model.contextLength()) {
                     throw new InvalidInputException(n + " prompt + " + decodeTokens + " new tokens exceed the context of " + model.contextLength());
                 }
@@ -207,7 +226,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         return ids;
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         double[] s = values.clone();
         Arrays.sort(s);
         int m = s.length / 2;
@@ -227,6 +246,26 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         return System.getProperty("os.arch");
     }
 
+    /** The vector-instruction flags of /proc/cpuinfo that decide which kernels ONNX Runtime uses. */
+    private static String cpuFlags() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("flags")) {
+                    List<String> kept = new ArrayList<>();
+                    for (String f : line.substring(line.indexOf(':') + 1).trim().split("\\s+")) {
+                        if (f.startsWith("avx") || f.startsWith("amx") || f.equals("fma") || f.equals("f16c")) {
+                            kept.add(f);
+                        }
+                    }
+                    return String.join(" ", kept);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return "";
+    }
+
     private static double loadAverage() {
         return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
@@ -239,6 +278,10 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         out.printf(Locale.ROOT, "memory bandwidth %.1f GB/s (%d threads); weights read per token %.2f GB; KV cache %.1f KiB per context token%n",
                 bw / 1e9, m.get("bandwidth_threads").asInt(), r.get("weight_bytes_per_token").asLong() / 1e9,
                 r.get("kv_cache_bytes_per_context_token").asLong() / 1024.0);
+        if (r.has("concurrency")) {
+            ConcurrencyBench.printTable(r, out);
+            return;
+        }
         out.printf(Locale.ROOT, "%8s %12s %10s %12s %12s %9s%n", "prompt", "prefill t/s", "ttft ms", "decode t/s", "roofline t/s", "fraction");
         for (var l : r.get("lengths")) {
             out.printf(Locale.ROOT, "%8d %12.1f %10.0f %12.2f %12.2f %8.0f%%%n", l.get("prompt_tokens").asInt(),

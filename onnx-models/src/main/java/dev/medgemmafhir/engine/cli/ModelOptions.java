@@ -35,13 +35,21 @@ final class ModelOptions {
             description = "Graph optimisation: NO_OPT, BASIC_OPT, EXTENDED_OPT, ALL_OPT. Default: ${DEFAULT-VALUE}.")
     OptLevel optimization;
 
-    @Option(names = "--q4-accuracy-level", paramLabel = "N", defaultValue = "-1",
-            description = "MatMulNBits accuracy_level for 4-bit graphs: -1 as exported (default), 4 = int8 compute on CPU (faster).")
+    @Option(names = "--q4-accuracy-level", paramLabel = "N", defaultValue = "4",
+            description = "MatMulNBits accuracy_level for 4-bit graphs on CPU: 4 = int8 compute (default, faster), -1 = as exported.")
     int q4AccuracyLevel;
 
     @Option(names = "--prefill-chunk", paramLabel = "N", defaultValue = "0",
             description = "Prompt tokens per prefill run; 0 = as many as the logits budget allows (default).")
     int prefillChunk;
+
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "8",
+            description = "Concurrent generations decoded together in one run per step; 1 = each decodes alone. Default: ${DEFAULT-VALUE}.")
+    int maxBatch;
+
+    @Option(names = "--kv-cache-budget", paramLabel = "BYTES", defaultValue = "0",
+            description = "Bytes the batch's KV cache may take; 0 = no limit (default).")
+    long kvCacheBudget;
 
     RuntimeOptions runtime() {
         ExecutionProvider ep = switch (provider.toLowerCase(java.util.Locale.ROOT)) {
@@ -56,10 +64,16 @@ final class ModelOptions {
                 .withAllowSpinning(!noSpinning)
                 .withOptimizationLevel(optimization)
                 .withQ4AccuracyLevel(q4AccuracyLevel)
-                .withPrefillChunkTokens(prefillChunk);
+                .withPrefillChunkTokens(prefillChunk)
+                .withMaxBatch(maxBatch)
+                .withKvCacheBudgetBytes(kvCacheBudget);
     }
 
     MedGemmaModel load() {
-        return MedGemmaModel.load(model, dtype, runtime());
+        return load(runtime());
+    }
+
+    MedGemmaModel load(RuntimeOptions options) {
+        return MedGemmaModel.load(model, dtype, options);
     }
 }

@@ -56,6 +56,7 @@ public final class Generation {
     private final TextStreamListener listener;
     private final Cancellation cancellation;
     private final boolean stopAtEos;
+    private final DecodeBatch batch;
 
     private final Object terminateLock = new Object();
     private boolean finished;
@@ -67,6 +68,7 @@ public final class Generation {
     private OnnxTensor keepOne;
     private OnnxTensor cacheBranchOn;
     private OnnxTensor cacheBranchOff;
+    private DecodeBatch.Seat seat;
 
     // Reused buffers.
     private LongBuffer ones;
@@ -82,16 +84,18 @@ public final class Generation {
 
     public Generation(ModelRuntime rt, int[] promptIds, List<float[]> pixelValues, GenerationParams params, TextStreamListener listener,
                       Cancellation cancellation) {
-        this(rt, promptIds, pixelValues, params, listener, cancellation, true);
+        this(rt, promptIds, pixelValues, params, listener, cancellation, true, null);
     }
 
     /**
      * @param stopAtEos false to decode exactly {@code params.maxNewTokens()} tokens whatever they are: benchmarks need a
      *     fixed amount of work, and a random-weight model emits end-of-sequence ids at random
+     * @param batch the model's shared decode steps; null to decode alone
      */
     public Generation(ModelRuntime rt, int[] promptIds, List<float[]> pixelValues, GenerationParams params, TextStreamListener listener,
-                      Cancellation cancellation, boolean stopAtEos) {
+                      Cancellation cancellation, boolean stopAtEos, DecodeBatch batch) {
         this.stopAtEos = stopAtEos;
+        this.batch = batch;
         this.rt = rt;
         this.sig = rt.decoderSignature();
         this.prompt = promptIds.clone();
@@ -132,9 +136,16 @@ public final class Generation {
         StopReason reason;
 
         AutoCloseable hook = null;
+        DecodeBatch.Reservation place = null;
         try {
             runOptions = new OrtSession.RunOptions();
             hook = cancellation.onCancel(this::terminate);
+            if (batch != null) {
+                place = batch.reserve(promptLength + limit, cancellation);
+                if (place == null) {
+                    throw new Cancelled();
+                }
+            }
             allocate(promptLength + limit);
             for (int id : prompt) {
                 sampler.accept(id);
@@ -172,7 +183,11 @@ public final class Generation {
                     reason = StopReason.CANCELLED;
                     break;
                 }
-                decodeStep(next, promptLength + count);
+                if (batch != null) {
+                    batchedStep(next, promptLength + limit);
+                } else {
+                    decodeStep(next, promptLength + count);
+                }
                 next = sampler.next(logitsRow);
             }
         } catch (Cancelled e) {
@@ -184,6 +199,8 @@ public final class Generation {
                 finished = true;
             }
             closeQuietly(hook);
+            closeQuietly(seat);
+            closeQuietly(place);
             close();
         }
         if (reason != StopReason.STOP_STRING) {
@@ -213,6 +230,9 @@ public final class Generation {
         synchronized (terminateLock) {
             if (finished) {
                 return;
+            }
+            if (seat != null) {
+                seat.wake();
             }
             try {
                 runOptions.setTerminate(true);
@@ -300,11 +320,18 @@ public final class Generation {
 
     // ---- prefill and decode ----
 
+    /** A batched model's prefill runs take turns with the batch's decode steps; alone, nothing to wait for. */
+    private DecodeBatch.Turn turn() {
+        return batch == null ? () -> { } : batch.turn(cancellation);
+    }
+
     private void prefill() throws OrtException, Cancelled {
         int promptLength = prompt.length;
         int chunk = chunkLength(promptLength);
         if (sig.takesEmbeds()) {
-            embedPrompt();
+            try (DecodeBatch.Turn turn = turn()) {
+                embedPrompt();
+            }
         }
         emptyPast = new OnnxTensor[2 * sig.layers()];
         long[] shape = {1, sig.kvHeads(), 0, sig.headDim()};
@@ -328,7 +355,7 @@ public final class Generation {
                 }
                 token = OnnxTensor.createTensor(rt.env(), slice(tokenIds, len), new long[] {1, len});
             }
-            try {
+            try (DecodeBatch.Turn turn = turn()) {
                 runDecoder(token, start, len, true);
             } finally {
                 token.close();
@@ -360,6 +387,23 @@ public final class Generation {
                 embedded.close();
             }
         }
+    }
+
+    /** Feeds {@code token} through the shared batch, joining it with the prefilled cache on the first call. */
+    private void batchedStep(int token, int finalLength) throws OrtException, Cancelled {
+        if (seat == null) {
+            DecodeBatch.Seat joined = batch.join(past, prompt.length, finalLength, cancellation);
+            synchronized (terminateLock) {
+                seat = joined;
+            }
+            past.close();
+            past = null;
+        }
+        float[] logits = seat.step(token);
+        if (logits == null) {
+            throw new Cancelled();
+        }
+        logitsRow = logits;
     }
 
     /** Runs the decoder on {@code len} tokens starting at sequence index {@code start}; leaves the last row of logits in {@link #logitsRow}. */

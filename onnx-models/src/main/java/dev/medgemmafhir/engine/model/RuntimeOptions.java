@@ -14,7 +14,11 @@ import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
  * @param logitsBudgetBytes without {@code num_logits_to_keep}, prefill runs in chunks whose logits fit in this
  * @param prefillChunkTokens fixed prefill chunk length; 0 = derived from {@code logitsBudgetBytes}
  * @param q4AccuracyLevel -1 runs 4-bit MatMulNBits nodes as exported; 0-4 rewrites their {@code accuracy_level} at load
- *     (4 = int8 compute on CPU: much faster, not bit-identical to the export, see {@link MatMulNBitsAccuracy})
+ *     on CPU (4 = int8 compute: about 2x faster decode, not bit-identical to the export, see {@link MatMulNBitsAccuracy});
+ *     graphs without MatMulNBits and CUDA sessions are left as they are
+ * @param maxBatch sequences decoded together in one decoder run per step; 1 = every generation decodes alone
+ * @param kvCacheBudgetBytes bytes the batch's KV cache may take (both buffers, every sequence padded to the longest);
+ *     0 = no limit. Requests wait for room; one that cannot fit alone is refused
  */
 public record RuntimeOptions(
         ExecutionProvider executionProvider,
@@ -25,9 +29,14 @@ public record RuntimeOptions(
         boolean allowSpinning,
         long logitsBudgetBytes,
         int prefillChunkTokens,
-        int q4AccuracyLevel) {
+        int q4AccuracyLevel,
+        int maxBatch,
+        long kvCacheBudgetBytes) {
 
     public RuntimeOptions {
+        if (maxBatch < 1 || kvCacheBudgetBytes < 0) {
+            throw new IllegalArgumentException("batch size must be >= 1 and the KV-cache budget >= 0, were " + maxBatch + " and " + kvCacheBudgetBytes);
+        }
         if (q4AccuracyLevel < -1 || q4AccuracyLevel > 4) {
             throw new IllegalArgumentException("q4 accuracy level must be -1 (as exported) or 0-4, was " + q4AccuracyLevel);
         }
@@ -37,44 +46,54 @@ public record RuntimeOptions(
     }
 
     /**
-     * CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 512 MiB of prefill logits, q4 as exported.
+     * CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 512 MiB of prefill logits, int8 compute
+     * for 4-bit weights (accuracy level 4, as onnxruntime-genai's CPU builds and llama.cpp's Q4 x Q8 dot products do),
+     * batches of up to 8 sequences, no KV-cache budget.
      * The logits budget sets the prefill chunk of graphs without {@code num_logits_to_keep} (512 rows of Gemma's 262k
      * columns): every run of a q4 graph at the exported accuracy level dequantizes all weights once, so a 64-row chunk
      * made a 128-token prefill ~12% slower than one run (BENCHMARKS.md); transformers.js takes all rows at once.
      */
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 512L << 20, 0, -1);
+        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 512L << 20, 0, 4, 8, 0);
     }
 
     public RuntimeOptions withExecutionProvider(ExecutionProvider ep) {
-        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withCudaDevice(int device) {
-        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withThreads(int intraOp, int interOp) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withOptimizationLevel(OptLevel level) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withAllowSpinning(boolean spin) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withPrefillChunkTokens(int tokens) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withLogitsBudgetBytes(long bytes) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens, q4AccuracyLevel);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
     }
 
     public RuntimeOptions withQ4AccuracyLevel(int level) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, level);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, level, maxBatch, kvCacheBudgetBytes);
+    }
+
+    public RuntimeOptions withMaxBatch(int rows) {
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, rows, kvCacheBudgetBytes);
+    }
+
+    public RuntimeOptions withKvCacheBudgetBytes(long bytes) {
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, bytes);
     }
 }

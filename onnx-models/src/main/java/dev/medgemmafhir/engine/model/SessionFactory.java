@@ -91,7 +91,8 @@ public final class SessionFactory implements AutoCloseable {
      * external data next to the graph file; the weights are neither copied nor loaded twice).
      */
     private Path withAccuracyLevel(Path dir, Path graph) {
-        if (q4AccuracyLevel < 0) {
+        // The attribute picks a CPU kernel; the CUDA kernel does not read it.
+        if (q4AccuracyLevel < 0 || provider == ExecutionProvider.CUDA) {
             return graph;
         }
         try {
@@ -100,7 +101,13 @@ public final class SessionFactory implements AutoCloseable {
                         graph, Files.size(graph));
                 return graph;
             }
-            Optional<byte[]> bytes = MatMulNBitsAccuracy.withAccuracyLevel(Files.readAllBytes(graph), q4AccuracyLevel);
+            Optional<byte[]> bytes;
+            try {
+                bytes = MatMulNBitsAccuracy.withAccuracyLevel(Files.readAllBytes(graph), q4AccuracyLevel);
+            } catch (IllegalArgumentException unreadable) {
+                // Not a model the rewriter can read: ONNX Runtime's own loading names the problem.
+                return graph;
+            }
             if (bytes.isEmpty()) {
                 return graph;
             }

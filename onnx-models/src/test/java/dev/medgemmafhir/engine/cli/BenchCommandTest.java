@@ -61,6 +61,35 @@ class BenchCommandTest {
     }
 
     @Test
+    void concurrencyReportsBatchedDecodeSpeedPerLevelFromStepsThatRanEveryRequest() throws Exception {
+        ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly(), tmp.resolve("c"));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = MedGemmaCli.commandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int code = cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "8", "--decode-tokens", "12",
+                "--concurrency", "1,3", "--runs", "1", "--warmup", "0", "--bandwidth-mib", "16", "--max-batch", "2", "--json");
+        assertEquals(0, code, err.toString());
+        JsonNode r = new ObjectMapper().readTree(out.toString());
+        assertEquals(3, r.get("max_batch").asInt(), "the batch grows to the largest level");
+        assertTrue(r.at("/machine/cpu_flags").isTextual());
+        JsonNode levels = r.get("concurrency");
+        assertEquals(2, levels.size());
+        assertEquals(1, levels.get(0).get("concurrency").asInt());
+        assertEquals(3, levels.get(1).get("concurrency").asInt());
+        long kv = 2L * forged.dims().layers() * forged.dims().kvHeads() * forged.dims().headDim() * 4 * (8 + 12);
+        for (JsonNode l : levels) {
+            assertTrue(l.get("steps_with_all_requests").asDouble() > 0, l.toString());
+            assertTrue(l.get("decode_tokens_per_s").asDouble() > 0, l.toString());
+            assertTrue(l.get("end_to_end_tokens_per_s").asDouble() > 0, l.toString());
+            assertEquals(kv, l.get("kv_cache_bytes_per_request").asLong());
+        }
+        assertTrue(levels.get(1).has("peak_resident_bytes_per_extra_request"));
+        assertEquals(0, r.get("lengths").size(), "no single-stream table in concurrency mode");
+    }
+
+    @Test
     void tableIsTheDefaultAndBadArgumentsExitWithTwo() {
         ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly(), tmp.resolve("t"));
         StringWriter out = new StringWriter();

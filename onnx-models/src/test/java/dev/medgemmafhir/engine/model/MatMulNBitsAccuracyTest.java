@@ -55,7 +55,7 @@ class MatMulNBitsAccuracyTest {
         ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly().variants(WeightVariant.Q4).externalData(true), tmp.resolve("e"));
         GenerationRequest request = GenerationRequest.of(null, "Summarise the chart.", GenerationParams.greedy(6));
         GenerationResult exported;
-        try (MedGemmaModel m = MedGemmaModel.load(forged.dir(), "q4", RuntimeOptions.defaults())) {
+        try (MedGemmaModel m = MedGemmaModel.load(forged.dir(), "q4", RuntimeOptions.defaults().withQ4AccuracyLevel(-1))) {
             exported = m.generate(request);
         }
         long before = rewrittenDirs();

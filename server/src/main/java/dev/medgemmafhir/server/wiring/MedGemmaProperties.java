@@ -40,7 +40,7 @@ public record MedGemmaProperties(
   public record Engine(String executionProvider, Integer intraOpThreads, Integer interOpThreads,
       String optimizationLevel, Boolean allowSpinning, Integer q4AccuracyLevel) {
     public Engine {
-      q4AccuracyLevel = q4AccuracyLevel == null ? -1 : q4AccuracyLevel;
+      q4AccuracyLevel = q4AccuracyLevel == null ? 4 : q4AccuracyLevel;
       executionProvider = executionProvider == null ? "cpu" : executionProvider;
       intraOpThreads = intraOpThreads == null ? 0 : intraOpThreads;
       interOpThreads = interOpThreads == null ? 0 : interOpThreads;
@@ -55,10 +55,11 @@ public record MedGemmaProperties(
    * @param path the directory (a Hugging Face-style snapshot of an ONNX export)
    * @param dtype the variant to load ({@code q4}, {@code fp32}, ...); empty = the best one present
    * @param displayName how the model's Device is named, e.g. "MedGemma 4B IT, ONNX q4"
-   * @param concurrency generations running at once on this model
+   * @param concurrency generations running at once on this model, decoded as one batch
    * @param maxQueue synchronous requests allowed to wait for a slot before a 429
+   * @param kvCacheBudget bytes the batch's KV cache may take; null = no limit
    */
-  public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue) {
+  public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget) {
     public Model {
       concurrency = concurrency == null ? 1 : concurrency;
       maxQueue = maxQueue == null ? 4 : maxQueue;

@@ -59,7 +59,10 @@ public class OperationsWiring {
       String display = model.displayName() == null || model.displayName().isBlank() ? id : model.displayName();
       InferenceQueue queue = new InferenceQueue(id, model.concurrency(), model.maxQueue(), 10, meters);
       String dtype = model.dtype() == null || model.dtype().isBlank() ? null : model.dtype();
-      catalog.load(id, display, () -> MedGemmaModel.load(model.path(), dtype, options), queue);
+      // The queue admits `concurrency` generations; the engine decodes that many as one batch.
+      RuntimeOptions modelOptions = options.withMaxBatch(model.concurrency())
+          .withKvCacheBudgetBytes(model.kvCacheBudget() == null ? 0 : model.kvCacheBudget().toBytes());
+      catalog.load(id, display, () -> MedGemmaModel.load(model.path(), dtype, modelOptions), queue);
     });
     return catalog;
   }

@@ -24,10 +24,10 @@ class EngineSettingsTest {
   }
 
   @Test
-  void defaultsRunTheModelAsExportedOnCpu() {
+  void defaultsRunFourBitWeightsWithInt8ComputeOnCpu() {
     RuntimeOptions options = OperationsWiring.runtimeOptions(new MedGemmaProperties.Engine(null, null, null, null, null, null));
     assertThat(options.executionProvider()).isEqualTo(ExecutionProvider.CPU);
-    assertThat(options.q4AccuracyLevel()).isEqualTo(-1);
+    assertThat(options.q4AccuracyLevel()).isEqualTo(4);
     assertThat(options.allowSpinning()).isTrue();
   }
 

@@ -1,0 +1,615 @@
+package dev.medgemmafhir.engine.generation;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.platform.Fp16Conversions;
+import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.engine.EngineException;
+import dev.medgemmafhir.engine.InvalidInputException;
+import dev.medgemmafhir.engine.model.GraphSignatures;
+
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Decode steps shared by the concurrent generations of one model: one decoder run per step for
+ * every sequence in the batch. Decoding reads every weight once per step whatever the batch size,
+ * so on a memory-bound machine a batch of n costs little more than one sequence.
+ *
+ * <p>Each generation prefills alone (its runs take turns with the batch's steps on one fair lock),
+ * then joins with its first token. Between steps, sequences that left are dropped and sequences
+ * that finished their prefill are added; a step runs once every member has handed in its next
+ * token. The cache is {@code [rows, kv_heads, columns, head_dim]} per layer with every sequence
+ * left-padded to the longest: padding columns have {@code attention_mask} 0 and each row has its
+ * own {@code position_ids}, so a row computes what it would alone (up to float rounding of the
+ * larger matrix products). The cache lives in two direct buffers per tensor: the step reads the
+ * past from one and ONNX Runtime writes the present into the other (pinned outputs), then they
+ * swap; nothing is allocated per step.
+ *
+ * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and, with a budget, at
+ * most as many as keep both cache buffers of the batch within it at the longest sequence's final
+ * length. A request that cannot fit even alone is refused; others wait for room.
+ */
+public final class DecodeBatch implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(DecodeBatch.class.getName());
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
+    /** Spare columns allocated when a cache buffer grows, so that it grows once per this many steps. */
+    private static final int HEADROOM_COLUMNS = 64;
+
+    private final ModelRuntime rt;
+    private final GraphSignatures.Decoder sig;
+    private final int maxRows;
+    private final long budgetBytes;
+    private final long bytesPerToken;
+    private final int columnBytes;
+    private final int vocab;
+
+    /** Held by each decoder run: a batch step, or one prefill chunk of a joining generation. Fair, so they alternate. */
+    private final ReentrantLock device = new ReentrantLock(true);
+    private final Object lock = new Object();
+    private final List<Reservation> reservations = new ArrayList<>();
+    private final List<Seat> joining = new ArrayList<>();
+    private final Set<String> presentNames = new LinkedHashSet<>();
+    private final long[] stepsByRows;
+    private final long[] nanosByRows;
+    private Thread worker;
+    private boolean closed;
+
+    // Worker state.
+    private final List<Seat> rows = new ArrayList<>();
+    private int columns;
+    private ByteBuffer[] past;
+    private ByteBuffer[] spare;
+    private ByteBuffer logitsBuffer;
+
+    /**
+     * @param maxRows sequences decoded together at most
+     * @param budgetBytes bytes both cache buffers of the batch may take; 0 for no limit
+     */
+    public DecodeBatch(ModelRuntime rt, int maxRows, long budgetBytes) {
+        if (maxRows < 1 || budgetBytes < 0) {
+            throw new IllegalArgumentException("batch size must be >= 1 and the KV-cache budget >= 0");
+        }
+        this.rt = rt;
+        this.sig = rt.decoderSignature();
+        this.maxRows = maxRows;
+        this.budgetBytes = budgetBytes;
+        this.columnBytes = Math.toIntExact(sig.headDim() * (sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4));
+        this.bytesPerToken = 2L * sig.layers() * sig.kvHeads() * columnBytes;
+        this.vocab = (int) sig.vocab();
+        for (int i = 0; i < sig.layers(); i++) {
+            presentNames.add(sig.presentKeys()[i]);
+            presentNames.add(sig.presentValues()[i]);
+        }
+        this.stepsByRows = new long[maxRows + 1];
+        this.nanosByRows = new long[maxRows + 1];
+    }
+
+    /** Cache bytes one sequence holds per token of context (keys and values of every layer). */
+    public long bytesPerToken() {
+        return bytesPerToken;
+    }
+
+    public int maxRows() {
+        return maxRows;
+    }
+
+    // ---- admission ----
+
+    /** A place in the batch, held from before the prefill to the end of the generation. */
+    public final class Reservation implements AutoCloseable {
+        private final int finalLength;
+        private boolean released;
+
+        private Reservation(int finalLength) {
+            this.finalLength = finalLength;
+        }
+
+        @Override
+        public void close() {
+            synchronized (lock) {
+                if (!released) {
+                    released = true;
+                    reservations.remove(this);
+                    lock.notifyAll();
+                }
+            }
+        }
+    }
+
+    /**
+     * Waits until a sequence that may grow to {@code finalLength} tokens fits in the batch, and reserves its place.
+     *
+     * @return null when cancelled while waiting
+     * @throws InvalidInputException it would not fit even alone
+     */
+    public Reservation reserve(int finalLength, Cancellation cancellation) {
+        if (budgetBytes > 0 && cacheBytes(1, finalLength) > budgetBytes) {
+            throw new InvalidInputException("prompt and answer (" + finalLength + " tokens) need " + cacheBytes(1, finalLength)
+                    + " bytes of KV cache, more than the model's KV-cache budget of " + budgetBytes + " bytes");
+        }
+        synchronized (lock) {
+            while (!fits(finalLength)) {
+                if (closed) {
+                    throw new IllegalStateException("model is closed");
+                }
+                if (cancellation.isCancelled()) {
+                    return null;
+                }
+                waitQuietly(200);
+            }
+            Reservation r = new Reservation(finalLength);
+            reservations.add(r);
+            return r;
+        }
+    }
+
+    private boolean fits(int finalLength) {
+        if (reservations.size() >= maxRows) {
+            return false;
+        }
+        if (budgetBytes == 0) {
+            return true;
+        }
+        int longest = finalLength;
+        for (Reservation r : reservations) {
+            longest = Math.max(longest, r.finalLength);
+        }
+        return cacheBytes(reservations.size() + 1, longest) <= budgetBytes;
+    }
+
+    /** Both cache buffers (past and present) of {@code rows} sequences padded to {@code columns}. */
+    private long cacheBytes(int rows, int columns) {
+        return 2L * rows * columns * bytesPerToken;
+    }
+
+    /** The device held for one run outside the batch's steps. */
+    public interface Turn extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** One decoder run of a joining generation's prefill; close to let the batch step again. */
+    public Turn turn(Cancellation cancellation) {
+        try {
+            while (!device.tryLock(100, TimeUnit.MILLISECONDS)) {
+                if (cancellation.isCancelled()) {
+                    return () -> { };
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException("interrupted while waiting for the decoder", e);
+        }
+        return device::unlock;
+    }
+
+    // ---- joining and stepping ----
+
+    /**
+     * Hands a prefilled sequence to the batch.
+     *
+     * @param cache the prefill's {@code present.*} outputs, {@code [1, kv_heads, length, head_dim]}; copied, the caller closes them
+     * @param length tokens in that cache
+     */
+    public Seat join(OrtSession.Result cache, int length, int finalLength, Cancellation cancellation) throws OrtException {
+        ByteBuffer[] copy = new ByteBuffer[2 * sig.layers()];
+        for (int i = 0; i < sig.layers(); i++) {
+            copy[2 * i] = tensor(cache, sig.presentKeys()[i]).getByteBuffer();
+            copy[2 * i + 1] = tensor(cache, sig.presentValues()[i]).getByteBuffer();
+        }
+        return new Seat(copy, length, finalLength, cancellation);
+    }
+
+    private static OnnxTensor tensor(OrtSession.Result r, String name) {
+        OnnxValue v = r.get(name).orElseThrow(() -> new EngineException("decoder returned no '" + name + "'"));
+        return (OnnxTensor) v;
+    }
+
+    /** One generation's row in the batch. Used by its own thread; {@link #wake()} from any. */
+    public final class Seat implements AutoCloseable {
+        private final Cancellation cancellation;
+        private final int finalLength;
+        private float[] logits;
+        private ByteBuffer[] prefillCache;
+        private int length;
+        private int token;
+        private boolean ready;
+        private boolean delivered;
+        private boolean leaving;
+        private RuntimeException failure;
+
+        private Seat(ByteBuffer[] prefillCache, int length, int finalLength, Cancellation cancellation) {
+            this.prefillCache = prefillCache;
+            this.finalLength = finalLength;
+            this.length = length;
+            this.cancellation = cancellation;
+            this.logits = vocab > 0 ? new float[vocab] : null;
+        }
+
+        /**
+         * Feeds {@code next} at the sequence's next position and waits for the step.
+         *
+         * @return the logits that follow it (the seat's own array, overwritten by the next step); null when cancelled
+         */
+        public float[] step(int next) {
+            synchronized (lock) {
+                if (closed) {
+                    throw new IllegalStateException("model is closed");
+                }
+                token = next;
+                ready = true;
+                delivered = false;
+                if (prefillCache != null && !joining.contains(this) && !rows.contains(this)) {
+                    joining.add(this);
+                    startWorker();
+                }
+                lock.notifyAll();
+                while (!delivered && failure == null) {
+                    if (cancellation.isCancelled() || closed) {
+                        return null;
+                    }
+                    waitQuietly(0);
+                }
+                if (failure != null) {
+                    throw failure;
+                }
+                return logits;
+            }
+        }
+
+        /** Wakes the thread waiting in {@link #step} (after its cancellation was signalled). */
+        public void wake() {
+            synchronized (lock) {
+                lock.notifyAll();
+            }
+        }
+
+        /** Leaves the batch; the others go on. */
+        @Override
+        public void close() {
+            synchronized (lock) {
+                leaving = true;
+                joining.remove(this);
+                lock.notifyAll();
+            }
+        }
+    }
+
+    private void startWorker() {
+        if (worker == null) {
+            worker = new Thread(this::loop, "medgemma-decode-batch");
+            worker.setDaemon(true);
+            worker.start();
+        }
+    }
+
+    private void loop() {
+        try (OrtSession.RunOptions options = new OrtSession.RunOptions()) {
+            while (true) {
+                List<Seat> target;
+                synchronized (lock) {
+                    while (true) {
+                        if (closed) {
+                            return;
+                        }
+                        target = new ArrayList<>();
+                        for (Seat s : rows) {
+                            if (!s.leaving) {
+                                target.add(s);
+                            }
+                        }
+                        target.addAll(joining);
+                        if (!target.isEmpty() && target.stream().allMatch(s -> s.ready)) {
+                            joining.clear();
+                            break;
+                        }
+                        if (target.isEmpty() && past != null && rows.isEmpty()) {
+                            // Idle: give the cache memory back.
+                            past = spare = null;
+                            logitsBuffer = null;
+                            columns = 0;
+                        }
+                        if (target.isEmpty() && !rows.isEmpty()) {
+                            rows.clear();
+                            continue;
+                        }
+                        waitQuietly(0);
+                    }
+                }
+                try {
+                    if (!target.equals(rows)) {
+                        rebuild(target);
+                    }
+                    step(options);
+                } catch (Throwable e) {
+                    RuntimeException failure = e instanceof RuntimeException re ? re
+                            : new EngineException("ONNX Runtime failed during a batched decode step: " + e.getMessage(), e);
+                    LOG.log(Level.WARNING, "batched decode step of {0} sequences failed: {1}", target.size(), e.getMessage());
+                    synchronized (lock) {
+                        for (Seat s : target) {
+                            s.failure = failure;
+                        }
+                        rows.clear();
+                        past = spare = null;
+                        columns = 0;
+                        lock.notifyAll();
+                    }
+                }
+            }
+        } catch (OrtException e) {
+            LOG.log(Level.ERROR, "could not create run options for batched decoding: {0}", e.getMessage());
+        }
+    }
+
+    /** Lays the cache out for {@code target}: survivors and joiners, each left-padded to the longest. */
+    private void rebuild(List<Seat> target) {
+        int newColumns = 0;
+        for (Seat s : target) {
+            newColumns = Math.max(newColumns, s.length);
+        }
+        int heads = (int) sig.kvHeads();
+        spare = ensure(spare, target, newColumns);
+        for (int t = 0; t < spare.length; t++) {
+            ByteBuffer dst = spare[t];
+            for (int r = 0; r < target.size(); r++) {
+                Seat s = target.get(r);
+                ByteBuffer src;
+                int srcRow;
+                int srcColumns;
+                int old = rows.indexOf(s);
+                if (old >= 0) {
+                    src = past[t];
+                    srcRow = old;
+                    srcColumns = columns;
+                } else {
+                    src = s.prefillCache[t];
+                    srcRow = 0;
+                    srcColumns = s.length;
+                }
+                int len = s.length * columnBytes;
+                for (int h = 0; h < heads; h++) {
+                    int from = Math.toIntExact(((long) (srcRow * heads + h) * srcColumns + srcColumns - s.length) * columnBytes);
+                    int block = Math.toIntExact((long) (r * heads + h) * newColumns * columnBytes);
+                    int pad = (newColumns - s.length) * columnBytes;
+                    zero(dst, block, pad);
+                    dst.put(block + pad, src, from, len);
+                }
+            }
+        }
+        synchronized (lock) {
+            for (Seat s : target) {
+                s.prefillCache = null;
+            }
+            rows.clear();
+            rows.addAll(target);
+        }
+        ByteBuffer[] swap = past;
+        past = spare;
+        spare = swap;
+        columns = newColumns;
+    }
+
+    /**
+     * {@code buffers} with room for {@code seats} at {@code needed} columns; a grown buffer keeps nothing (only spare
+     * buffers grow). Growth adds up to {@link #HEADROOM_COLUMNS} columns, never past the longest final length, so the
+     * cache stays within what {@link #reserve} admitted.
+     */
+    private ByteBuffer[] ensure(ByteBuffer[] buffers, List<Seat> seats, int needed) {
+        if (buffers == null) {
+            buffers = new ByteBuffer[2 * sig.layers()];
+        }
+        int longest = needed;
+        for (Seat s : seats) {
+            longest = Math.max(longest, s.finalLength);
+        }
+        long perColumn = (long) seats.size() * sig.kvHeads() * columnBytes;
+        long bytes = perColumn * needed;
+        long grown = perColumn * Math.min(longest, needed + HEADROOM_COLUMNS);
+        if (grown > Integer.MAX_VALUE) {
+            grown = bytes;
+        }
+        for (int t = 0; t < buffers.length; t++) {
+            if (buffers[t] == null || buffers[t].capacity() < bytes) {
+                buffers[t] = null;
+                buffers[t] = ByteBuffer.allocateDirect(Math.toIntExact(grown)).order(ByteOrder.nativeOrder());
+            }
+        }
+        return buffers;
+    }
+
+    private void step(OrtSession.RunOptions options) throws OrtException {
+        int n = rows.size();
+        int total = columns + 1;
+        int heads = (int) sig.kvHeads();
+        spare = ensure(spare, rows, total);
+        LongBuffer ids = directLongs(n);
+        LongBuffer mask = directLongs(n * total);
+        LongBuffer positions = directLongs(n);
+        synchronized (lock) {
+            for (int r = 0; r < n; r++) {
+                Seat s = rows.get(r);
+                ids.put(r, s.token);
+                positions.put(r, (long) rt.firstPosition() + s.length);
+                int padding = columns - s.length;
+                for (int j = 0; j < total; j++) {
+                    mask.put(r * total + j, j < padding ? 0L : 1L);
+                }
+            }
+        }
+        List<AutoCloseable> opened = new ArrayList<>();
+        OrtSession.Result result = null;
+        OrtSession.Result embedded = null;
+        device.lock();
+        long t0 = System.nanoTime();
+        try {
+            Map<String, OnnxTensorLike> inputs = new HashMap<>();
+            OnnxTensor idTensor = track(opened, OnnxTensor.createTensor(rt.env(), ids, new long[] {n, 1}));
+            if (sig.takesEmbeds()) {
+                embedded = rt.embedder().run(Map.of(rt.embedderSignature().input(), idTensor), options);
+                inputs.put(sig.tokenInput(), (OnnxTensor) embedded.get(rt.embedderSignature().output()).orElseThrow());
+            } else {
+                inputs.put(sig.tokenInput(), idTensor);
+            }
+            inputs.put(sig.attentionMask(), track(opened, OnnxTensor.createTensor(rt.env(), mask, new long[] {n, total})));
+            if (sig.positionIds() != null) {
+                inputs.put(sig.positionIds(), track(opened, OnnxTensor.createTensor(rt.env(), positions, new long[] {n, 1})));
+            }
+            if (sig.numLogitsToKeep() != null) {
+                inputs.put(sig.numLogitsToKeep(), track(opened, OnnxTensor.createTensor(rt.env(), directLongs(1).put(0, 1L), new long[0])));
+            }
+            if (sig.useCacheBranch() != null) {
+                inputs.put(sig.useCacheBranch(), track(opened, OnnxTensor.createTensor(rt.env(), new boolean[] {true})));
+            }
+            Map<String, OnnxValue> pinned = new HashMap<>();
+            long[] pastShape = {n, heads, columns, sig.headDim()};
+            long[] presentShape = {n, heads, total, sig.headDim()};
+            for (int i = 0; i < sig.layers(); i++) {
+                inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], pastShape)));
+                inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], pastShape)));
+                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(spare[2 * i], presentShape)));
+                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(spare[2 * i + 1], presentShape)));
+            }
+            int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+            ByteBuffer logitsBytes = null;
+            Set<String> requested = Set.of();
+            if (vocab > 0) {
+                if (logitsBuffer == null || logitsBuffer.capacity() < Math.multiplyExact(n * vocab, elem)) {
+                    logitsBuffer = ByteBuffer.allocateDirect(Math.multiplyExact(maxRows * vocab, elem)).order(ByteOrder.nativeOrder());
+                }
+                logitsBytes = logitsBuffer.duplicate().position(0).limit(n * vocab * elem).slice().order(ByteOrder.nativeOrder());
+                pinned.put(sig.logits(), track(opened, OnnxTensor.createTensor(rt.env(), logitsBytes, new long[] {n, 1, vocab}, sig.logitsType())));
+            } else {
+                requested = Set.of(sig.logits());
+            }
+            result = rt.decoder().run(inputs, requested, pinned, options);
+            long nanos = System.nanoTime() - t0;
+            deliver(logitsBytes, vocab > 0 ? null : (OnnxTensor) result.get(sig.logits()).orElseThrow(), n, nanos);
+        } finally {
+            device.unlock();
+            if (result != null) {
+                result.close();
+            }
+            if (embedded != null) {
+                embedded.close();
+            }
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                try {
+                    opened.get(i).close();
+                } catch (Exception ignored) {
+                    // closing a tensor does not fail
+                }
+            }
+        }
+    }
+
+    private void deliver(ByteBuffer logitsBytes, OnnxTensor copied, int n, long nanos) {
+        synchronized (lock) {
+            for (int r = 0; r < n; r++) {
+                Seat s = rows.get(r);
+                if (copied != null) {
+                    long[] shape = copied.getInfo().getShape();
+                    int cols = (int) shape[shape.length - 1];
+                    float[] row = new float[cols];
+                    FloatBuffer all = copied.getFloatBuffer();
+                    all.get(r * cols, row, 0, cols);
+                    s.logits = row;
+                } else if (sig.logitsType() == OnnxJavaType.FLOAT) {
+                    logitsBytes.asFloatBuffer().get(r * vocab, s.logits, 0, vocab);
+                } else {
+                    var halves = logitsBytes.asShortBuffer();
+                    for (int i = 0; i < vocab; i++) {
+                        s.logits[i] = Fp16Conversions.fp16ToFloat(halves.get(r * vocab + i));
+                    }
+                }
+                s.length++;
+                s.ready = false;
+                s.delivered = true;
+            }
+            stepsByRows[n]++;
+            nanosByRows[n] += nanos;
+            lock.notifyAll();
+        }
+        columns++;
+        ByteBuffer[] swap = past;
+        past = spare;
+        spare = swap;
+    }
+
+    /**
+     * Decode steps run so far by batch size: index {@code n} holds the number of steps with {@code n} rows and the
+     * nanoseconds they took ({@code [steps, nanos]} pairs); what {@code bench --concurrency} reports.
+     */
+    public long[][] stepStatistics() {
+        synchronized (lock) {
+            return new long[][] {stepsByRows.clone(), nanosByRows.clone()};
+        }
+    }
+
+    private OnnxTensor cacheTensor(ByteBuffer buffer, long[] shape) throws OrtException {
+        long bytes = shape[0] * shape[1] * shape[2] * shape[3] * (sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4);
+        ByteBuffer view = buffer.duplicate().position(0).limit(Math.toIntExact(bytes)).slice().order(ByteOrder.nativeOrder());
+        return OnnxTensor.createTensor(rt.env(), view, shape, sig.kvType());
+    }
+
+    private static <T extends AutoCloseable> T track(List<AutoCloseable> opened, T t) {
+        opened.add(t);
+        return t;
+    }
+
+    private static void zero(ByteBuffer dst, int at, int length) {
+        for (int done = 0; done < length; ) {
+            int n = Math.min(ZEROS.capacity(), length - done);
+            dst.put(at + done, ZEROS, 0, n);
+            done += n;
+        }
+    }
+
+    private static LongBuffer directLongs(int n) {
+        return ByteBuffer.allocateDirect(Math.max(n, 1) * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+    }
+
+    private void waitQuietly(long millis) {
+        try {
+            lock.wait(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException("interrupted while waiting for the decode batch", e);
+        }
+    }
+
+    /** Stops the worker; generations still in the batch end as cancelled or failed. */
+    @Override
+    public void close() {
+        Thread w;
+        synchronized (lock) {
+            closed = true;
+            lock.notifyAll();
+            w = worker;
+        }
+        if (w != null) {
+            try {
+                w.join(TimeUnit.SECONDS.toMillis(60));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        past = spare = null;
+    }
+}
