@@ -172,14 +172,19 @@ public class OperationsWiring {
     return new SummarizeOperation(summarizer, runner, writer, async);
   }
 
+  /** The PACS client: {@code $draft-report} fetches images with it, the review app shows them through it. */
+  @Bean
+  public DicomWeb dicomWeb(MedGemmaProperties properties) {
+    MedGemmaProperties.Dicomweb pacs = properties.operations().draftReport().dicomweb();
+    return new DicomWeb(new DicomWeb.Settings(pacs.connectTimeout(), pacs.timeout(),
+        pacs.maxImageSize().toBytes(), pacs.authorization(), pacs.allowedAddresses()));
+  }
+
   @Bean
   @Qualifier(FHIR_PROVIDER)
   public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiTaskRunner runner,
-      ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties) {
+      ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties, DicomWeb dicomWeb) {
     MedGemmaProperties.DraftReport config = properties.operations().draftReport();
-    MedGemmaProperties.Dicomweb pacs = config.dicomweb();
-    DicomWeb dicomWeb = new DicomWeb(new DicomWeb.Settings(pacs.connectTimeout(), pacs.timeout(),
-        pacs.maxImageSize().toBytes(), pacs.authorization(), pacs.allowedAddresses()));
     DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, new DraftReporter.Limits(
         config.defaultMaxTokens(), config.maxTokens(), config.defaultMaxImages(), config.maxImages(),
         config.maxImagesPerSeries()));
