@@ -19,7 +19,7 @@ import java.util.function.Function;
  * see the prompt an operation built and to make generation fail. One token is four characters; an
  * image costs {@code tokensPerImage} (or is refused, like a text-only model).
  */
-final class ScriptedEngine implements Engine {
+public final class ScriptedEngine implements Engine {
 
   private final String name;
   private final Function<GenerationRequest, String> script;
@@ -36,13 +36,13 @@ final class ScriptedEngine implements Engine {
   }
 
   /** An image-text engine that answers {@code script(request)}; the script may throw. */
-  static ScriptedEngine images(String name, int contextLength, int tokensPerImage,
+  public static ScriptedEngine images(String name, int contextLength, int tokensPerImage,
       Function<GenerationRequest, String> script) {
     return new ScriptedEngine(name, script, contextLength, tokensPerImage);
   }
 
   /** A text-only engine. */
-  static ScriptedEngine textOnly(String name, Function<GenerationRequest, String> script) {
+  public static ScriptedEngine textOnly(String name, Function<GenerationRequest, String> script) {
     return new ScriptedEngine(name, script, 4096, null);
   }
 
