@@ -47,8 +47,9 @@ public final class LoopbackFhir {
     return reference != null && REFERENCE.matcher(reference).matches();
   }
 
+  /** A read or search; never answered from HAPI's search cache, so a draft just written is found. */
   public Response get(String path, String authorization) {
-    return send(request(path, authorization).GET());
+    return send(request(path, authorization).header("Cache-Control", "no-cache").GET());
   }
 
   /**

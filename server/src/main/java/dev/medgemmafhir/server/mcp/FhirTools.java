@@ -124,8 +124,9 @@ public final class FhirTools {
             if (patient != null) {
               query.append("&subject=").append(encodeQuery(patient));
             }
-            if (!"any".equals(status)) {
-              query.append(type.equals("DocumentReference") ? "&docstatus=" : "&status=").append(encodeQuery(status));
+            // R4 has no docStatus search parameter: DocumentReferences are filtered below.
+            if (!"any".equals(status) && type.equals("DiagnosticReport")) {
+              query.append("&status=").append(encodeQuery(status));
             }
             LoopbackFhir.Response response = fhir.get(query.toString(), caller.authorization());
             if (!response.ok()) {
@@ -133,7 +134,10 @@ public final class FhirTools {
               continue;
             }
             for (JsonNode entry : json(response.body()).path("entry")) {
-              drafts.add(draftSummary(entry.path("resource")));
+              ObjectNode draft = draftSummary(entry.path("resource"));
+              if ("any".equals(status) || status.equals(draft.path("status").asText())) {
+                drafts.add(draft);
+              }
             }
           }
           ObjectNode result = JSON.createObjectNode();

@@ -1,14 +1,10 @@
-package dev.medgemmafhir.server.mcp;
+package dev.medgemmafhir.server.surfaces;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.medgemmafhir.interceptors.smart.TestIssuer;
-import dev.medgemmafhir.operations.model.ModelCatalog;
-import dev.medgemmafhir.operations.queue.InferenceQueue;
-import dev.medgemmafhir.server.operations.ScriptedEngine;
 import dev.medgemmafhir.server.security.AiDrafts;
 import dev.medgemmafhir.server.security.FhirHttp;
 import io.modelcontextprotocol.client.McpClient;
@@ -25,64 +21,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.hl7.fhir.r4.model.Bundle;
-import org.hl7.fhir.r4.model.CodeableConcept;
-import org.hl7.fhir.r4.model.Coding;
-import org.hl7.fhir.r4.model.Condition;
 import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.IdType;
-import org.hl7.fhir.r4.model.Reference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.test.context.SpringBootTest;
-import org.springframework.boot.test.web.server.LocalServerPort;
-import org.springframework.test.context.DynamicPropertyRegistry;
-import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * The MCP server at {@code /mcp} with security on, driven by the MCP Java SDK's own client over
  * Streamable HTTP: every tool acts with the caller's token, so a patient-scoped agent cannot reach
  * another patient through any tool, and the tools answer JSON naming the resources they wrote.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = "spring.datasource.url=jdbc:h2:mem:mcp-secured;DB_CLOSE_DELAY=-1")
-class McpServerTest {
+class McpServerTest extends SecuredSurfacesServer {
 
-  static final TestIssuer ISSUER = startIssuer();
-  static final String ADMIN = "system/*.cruds";
   static final ObjectMapper JSON = new ObjectMapper();
-
-  @DynamicPropertySource
-  static void security(DynamicPropertyRegistry registry) {
-    registry.add("medgemma.security.enabled", () -> "true");
-    registry.add("medgemma.security.issuer", () -> ISSUER.issuer().toString());
-    registry.add("medgemma.security.audience", () -> TestIssuer.AUDIENCE);
-  }
-
-  @LocalServerPort int port;
-  @Autowired ModelCatalog catalog;
-  FhirHttp fhir;
   final List<McpSyncClient> clients = new ArrayList<>();
-
-  @BeforeEach
-  void connect() {
-    fhir = new FhirHttp(port);
-    if (!catalog.states().containsKey("scripted")) {
-      catalog.put("scripted", "Scripted model", ScriptedEngine.textOnly("mcp", r -> "Stable on day two [C1]."),
-          new InferenceQueue("scripted", 1, 4, 10, null));
-    }
-  }
 
   @AfterEach
   void disconnect() {
     clients.forEach(McpSyncClient::close);
-  }
-
-  @AfterAll
-  static void stopIssuer() {
-    ISSUER.close();
   }
 
   @Test
@@ -201,18 +157,6 @@ class McpServerTest {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  AiDrafts.Ids seed() {
-    HttpResponse<String> response = fhir.post("", ISSUER.token(ADMIN), AiDrafts.transaction());
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    AiDrafts.Ids ids = AiDrafts.Ids.from(FhirHttp.parse(response, Bundle.class));
-    // A diagnosis of the encounter, so that there is something to summarize.
-    Condition condition = new Condition().setSubject(new Reference(ids.patient()))
-        .setEncounter(new Reference(ids.encounter()))
-        .setCode(new CodeableConcept(new Coding("http://snomed.info/sct", "233604007", "Pneumonia")));
-    assertThat(fhir.post("Condition", ISSUER.token(ADMIN), condition).statusCode()).isEqualTo(201);
-    return ids;
-  }
-
   McpSyncClient client(String token) {
     HttpClientStreamableHttpTransport transport = HttpClientStreamableHttpTransport.builder("http://localhost:" + port)
         .endpoint("/mcp")
@@ -240,14 +184,6 @@ class McpServerTest {
   static JsonNode json(McpSchema.CallToolResult result) {
     try {
       return JSON.readTree(text(result));
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static TestIssuer startIssuer() {
-    try {
-      return new TestIssuer();
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
