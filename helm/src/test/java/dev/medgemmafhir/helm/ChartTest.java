@@ -310,6 +310,31 @@ class ChartTest {
   }
 
   @Test
+  void mcpCdsHooksAndAutomaticDraftingAreSwitches() throws IOException {
+    JsonNode defaults = RenderedChart.render(null, WITH_ISSUER).applicationYaml().path("medgemma");
+    assertTrue(defaults.path("mcp").path("enabled").asBoolean());
+    assertTrue(defaults.path("cds-hooks").path("enabled").asBoolean());
+    assertEquals("/review/", defaults.path("cds-hooks").path("review-url").asText());
+    assertFalse(defaults.path("auto-draft").path("enabled").asBoolean(true), "automatic drafting is off by default");
+
+    Map<String, Object> sets = new java.util.HashMap<>(WITH_ISSUER);
+    sets.putAll(Map.of("mcp.enabled", false, "cdsHooks.enabled", true,
+        "cdsHooks.baseUrl", "https://fhir.example.org/cds-services",
+        "cdsHooks.trustedIssuers[0].issuer", "https://ehr.example.org",
+        "cdsHooks.trustedIssuers[0].jwksUri", "https://ehr.example.org/jwks.json",
+        "autoDraft.enabled", true, "autoDraft.rules[0]", "encounter-finished-discharge"));
+    JsonNode app = RenderedChart.render(null, sets).applicationYaml().path("medgemma");
+    assertFalse(app.path("mcp").path("enabled").asBoolean(true));
+    assertEquals("https://fhir.example.org/cds-services", app.path("cds-hooks").path("base-url").asText());
+    JsonNode ehr = app.path("cds-hooks").path("trusted-issuers").get(0);
+    assertEquals("https://ehr.example.org", ehr.path("issuer").asText());
+    assertEquals("https://ehr.example.org/jwks.json", ehr.path("jwks-uri").asText());
+    assertTrue(app.path("auto-draft").path("enabled").asBoolean());
+    assertEquals(List.of("encounter-finished-discharge"), iterable(app.path("auto-draft").path("rules").elements())
+        .stream().map(JsonNode::asText).toList());
+  }
+
+  @Test
   void theInitContainerFollowsPullEnabled() throws IOException {
     Map<String, Object> on = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x");
     Map<String, Object> off = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x",
@@ -326,7 +351,7 @@ class ChartTest {
         "config.medgemma.engine.intra-op-threads", 3, "config.hapi.fhir.server_address", "https://fhir.example.org/fhir"));
     JsonNode app = chart.applicationYaml();
     assertEquals(3, app.path("medgemma").path("engine").path("intra-op-threads").asInt());
-    assertEquals(Set.of("security", "models", "operations", "engine"),
+    assertEquals(Set.of("security", "models", "operations", "engine", "mcp", "cds-hooks", "auto-draft"),
         Set.copyOf(iterable(app.path("medgemma").fieldNames())), "merge, not replace");
     assertEquals("https://fhir.example.org/fhir", app.path("hapi").path("fhir").path("server_address").asText());
   }
@@ -346,6 +371,8 @@ class ChartTest {
         new Object[] {"security on without an audience", Map.of("security.audience", ""), "audience"},
         new Object[] {"q4 accuracy level out of range", Map.of("engine.q4AccuracyLevel", 7), "q4AccuracyLevel"},
         new Object[] {"unknown dtype", Map.of("model.dtype", "q3"), "dtype"},
+        new Object[] {"unknown automatic drafting rule", Map.of("autoDraft.rules[0]", "everything"), "rules"},
+        new Object[] {"trusted EHR without a JWK set", Map.of("cdsHooks.trustedIssuers[0].issuer", "https://ehr"), "jwksUri"},
         new Object[] {"port out of range", Map.of("service.port", 70000), "port"},
         new Object[] {"inline database password", Map.of("externalDatabase.password", "hunter2"), "password"},
         new Object[] {"misspelt top-level key", Map.of("replicas", 2), "replicas"},

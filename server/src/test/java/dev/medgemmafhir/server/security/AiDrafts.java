@@ -24,16 +24,16 @@ import org.hl7.fhir.r4.model.Resource;
  * One patient's data with AI drafts shaped exactly like the operations write them: AIAST label,
  * preliminary, Device author, and an AI Provenance (profile, AIAST, author agent, source entity).
  */
-final class AiDrafts {
+public final class AiDrafts {
 
   static final String AIAST_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
   static final String AI_PROVENANCE = "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AI-Provenance";
 
   /** Ids ({@code Type/id}) of what {@link #transaction()} created, read from the response. */
-  record Ids(String patient, String practitioner, String device, String encounter, String imagingStudy,
+  public record Ids(String patient, String practitioner, String device, String encounter, String imagingStudy,
       String observation, String document, String documentProvenance, String report, String reportProvenance) {
 
-    static Ids from(Bundle response) {
+    public static Ids from(Bundle response) {
       String[] ids = response.getEntry().stream()
           .map(e -> new IdType(e.getResponse().getLocation()).toUnqualifiedVersionless().getValue())
           .toArray(String[]::new);
@@ -43,7 +43,7 @@ final class AiDrafts {
 
   private AiDrafts() {}
 
-  static Bundle transaction() {
+  public static Bundle transaction() {
     Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
     String patient = add(tx, new Patient().addName(new org.hl7.fhir.r4.model.HumanName().setFamily("Test")));
     String practitioner = add(tx, new Practitioner().addName(new org.hl7.fhir.r4.model.HumanName().setFamily("Reviewer")));

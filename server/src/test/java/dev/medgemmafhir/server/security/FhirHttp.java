@@ -11,26 +11,26 @@ import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.OperationOutcome;
 
 /** Raw FHIR over HTTP, so tests see exactly the status, headers and body a client sees. */
-final class FhirHttp {
+public final class FhirHttp {
 
-  static final FhirContext FHIR = FhirContext.forR4Cached();
+  public static final FhirContext FHIR = FhirContext.forR4Cached();
 
   private final HttpClient http = HttpClient.newHttpClient();
   private final String base;
 
-  FhirHttp(int port) {
+  public FhirHttp(int port) {
     this.base = "http://localhost:" + port + "/fhir";
   }
 
-  HttpResponse<String> get(String path, String token) {
+  public HttpResponse<String> get(String path, String token) {
     return send(request(path, token).GET());
   }
 
-  HttpResponse<String> post(String path, String token, IBaseResource body) {
+  public HttpResponse<String> post(String path, String token, IBaseResource body) {
     return send(request(path, token).POST(json(body)));
   }
 
-  HttpResponse<String> put(String path, String token, IBaseResource body) {
+  public HttpResponse<String> put(String path, String token, IBaseResource body) {
     return send(request(path, token).PUT(json(body)));
   }
 
@@ -46,16 +46,16 @@ final class FhirHttp {
     }
   }
 
-  HttpResponse<String> delete(String path, String token) {
+  public HttpResponse<String> delete(String path, String token) {
     return send(request(path, token).DELETE());
   }
 
-  static <T extends IBaseResource> T parse(HttpResponse<String> response, Class<T> type) {
+  public static <T extends IBaseResource> T parse(HttpResponse<String> response, Class<T> type) {
     return FHIR.newJsonParser().parseResource(type, response.body());
   }
 
   /** Asserts an OperationOutcome with this status and returns its diagnostics. */
-  static String outcome(HttpResponse<String> response, int status) {
+  public static String outcome(HttpResponse<String> response, int status) {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
     OperationOutcome outcome = parse(response, OperationOutcome.class);
     return outcome.getIssueFirstRep().getDiagnostics();
