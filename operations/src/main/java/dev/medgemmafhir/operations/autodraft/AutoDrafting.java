@@ -142,7 +142,7 @@ public final class AutoDrafting implements AutoCloseable {
     try {
       IBaseResource answer = switch (rule) {
         case ENCOUNTER_FINISHED_DISCHARGE ->
-            summarize.summarize(target, new CodeType("discharge"), null, null, model, request);
+            summarize.summarize(target, new CodeType("discharge"), null, null, model, null, request);
         case IMAGING_STUDY_AVAILABLE_REPORT ->
             draftReport.draftReport(target, null, null, model, null, null, null, request);
       };

@@ -4,8 +4,6 @@ import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import dev.medgemmafhir.interceptors.smart.AccessTokenValidator;
 import dev.medgemmafhir.interceptors.smart.DaoPatientCompartment;
-import dev.medgemmafhir.interceptors.smart.IssuerMetadata;
-import dev.medgemmafhir.interceptors.smart.SmartSettings;
 import dev.medgemmafhir.operations.draftreport.DicomWeb;
 import dev.medgemmafhir.server.fhir.FhirServerProperties;
 import dev.medgemmafhir.server.wiring.SecurityWiring;
@@ -89,10 +87,10 @@ public class ReviewAppWiring implements WebMvcConfigurer {
     private final ReviewImages images;
 
     ImagesEndpoint(DaoRegistry daos, DicomWeb dicomWeb, FhirContext fhir, SecurityWiring.SecurityProperties security,
-        ObjectProvider<SmartSettings> settings, ObjectProvider<IssuerMetadata> issuer) {
-      // With security on, the same checks as the FHIR endpoint's (its own JWK set cache).
+        ObjectProvider<AccessTokenValidator> accessTokens) {
+      // With security on, the FHIR endpoint's own validator (and JWK set cache).
       Optional<AccessTokenValidator> tokens = security.enabled()
-          ? Optional.of(new AccessTokenValidator(settings.getObject(), issuer.getObject(), security.jwksMinRefreshInterval()))
+          ? Optional.of(accessTokens.getObject())
           : Optional.empty();
       images = new ReviewImages(daos, dicomWeb, fhir, tokens, new DaoPatientCompartment(daos, fhir));
     }

@@ -3,8 +3,6 @@ package dev.medgemmafhir.server.wiring;
 import ca.uhn.fhir.context.FhirContext;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.medgemmafhir.interceptors.smart.AccessTokenValidator;
-import dev.medgemmafhir.interceptors.smart.IssuerMetadata;
-import dev.medgemmafhir.interceptors.smart.SmartSettings;
 import dev.medgemmafhir.server.fhir.LoopbackFhir;
 import dev.medgemmafhir.server.mcp.FhirTools;
 import dev.medgemmafhir.server.mcp.McpAuthenticationFilter;
@@ -91,10 +89,9 @@ public class McpWiring {
   /** With security on, {@code /mcp} needs a valid access token before any MCP message is read. */
   @Bean
   @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
-  public FilterRegistrationBean<McpAuthenticationFilter> mcpAuthentication(SmartSettings settings,
-      IssuerMetadata issuer, SecurityWiring.SecurityProperties security) {
+  public FilterRegistrationBean<McpAuthenticationFilter> mcpAuthentication(AccessTokenValidator accessTokens) {
     FilterRegistrationBean<McpAuthenticationFilter> registration = new FilterRegistrationBean<>(
-        new McpAuthenticationFilter(new AccessTokenValidator(settings, issuer, security.jwksMinRefreshInterval())));
+        new McpAuthenticationFilter(accessTokens));
     registration.addUrlPatterns(PATH, PATH + "/*");
     registration.setName("mcpAuthentication");
     return registration;

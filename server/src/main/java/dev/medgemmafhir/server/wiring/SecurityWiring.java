@@ -197,10 +197,16 @@ public class SecurityWiring {
   @Bean
   @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
   @Qualifier(FhirRestfulServerConfig.FHIR_INTERCEPTOR)
-  public SmartAuthenticationInterceptor smartAuthentication(
+  public SmartAuthenticationInterceptor smartAuthentication(AccessTokenValidator accessTokens) {
+    return new SmartAuthenticationInterceptor(accessTokens);
+  }
+
+  /** One validator (and one JWK set cache) for every surface that takes access tokens: /fhir, /mcp, /review. */
+  @Bean
+  @ConditionalOnProperty(name = "medgemma.security.enabled", havingValue = "true")
+  public AccessTokenValidator accessTokenValidator(
       SmartSettings settings, IssuerMetadata issuer, SecurityProperties properties) {
-    return new SmartAuthenticationInterceptor(
-        new AccessTokenValidator(settings, issuer, properties.jwksMinRefreshInterval(), properties.jwksCacheLifetime()));
+    return new AccessTokenValidator(settings, issuer, properties.jwksMinRefreshInterval(), properties.jwksCacheLifetime());
   }
 
   @Bean
