@@ -46,7 +46,8 @@ public class SmartAuthenticationInterceptor {
       request.getUserData().put(SmartPrincipal.USER_DATA_KEY, principal);
       return true;
     } catch (InvalidTokenException e) {
-      LOG.info("Rejected an access token on {} {}: {}", request.getRequestType(), request.getRequestPath(), e.getMessage());
+      // The refusal is logged once, with the reason, by RefusedRequestLog.
+      LOG.debug("Rejected an access token on {} {}: {}", request.getRequestType(), request.getRequestPath(), e.getMessage());
       throw unauthorized(e.getMessage(), "invalid_token");
     }
   }
