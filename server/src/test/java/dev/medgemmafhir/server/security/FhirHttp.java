@@ -50,6 +50,35 @@ public final class FhirHttp {
     return send(request(path, token).DELETE());
   }
 
+  /**
+   * Any request: {@code body} is a resource (sent as FHIR JSON), a String (sent as JSON Patch when
+   * the method is PATCH) or {@code null}; {@code headers} are name, value pairs.
+   */
+  HttpResponse<String> send(String method, String path, String token, Object body, String... headers) {
+    HttpRequest.Builder builder = request(path, token);
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      builder.header(headers[i], headers[i + 1]);
+    }
+    HttpRequest.BodyPublisher publisher = HttpRequest.BodyPublishers.noBody();
+    String contentType = "application/fhir+json";
+    if (body instanceof IBaseResource resource) {
+      publisher = json(resource);
+    } else if (body instanceof String text) {
+      publisher = HttpRequest.BodyPublishers.ofString(text);
+      contentType = "application/json-patch+json";
+    }
+    try {
+      return http.send(builder.method(method, publisher).header("Content-Type", contentType).build(),
+          HttpResponse.BodyHandlers.ofString());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  String base() {
+    return base;
+  }
+
   public static <T extends IBaseResource> T parse(HttpResponse<String> response, Class<T> type) {
     return FHIR.newJsonParser().parseResource(type, response.body());
   }
