@@ -168,11 +168,15 @@ final class StudyImages {
    */
   static Optional<String> studyUid(ImagingStudy study) {
     return study.getIdentifier().stream()
-        .filter(i -> i.hasValue() && (DICOM_UID_SYSTEM.equals(i.getSystem())
-            || ("urn:ietf:rfc:3986".equals(i.getSystem()) && i.getValue().startsWith("urn:oid:"))))
+        .filter(i -> i.hasValue() && DICOM_UID_SYSTEM.equals(i.getSystem()))
         .map(i -> i.getValue().startsWith("urn:oid:") ? i.getValue().substring("urn:oid:".length()) : i.getValue())
         .filter(v -> !v.isBlank())
-        .findFirst();
+        .findFirst()
+        .or(() -> study.getIdentifier().stream()
+            .filter(i -> "urn:ietf:rfc:3986".equals(i.getSystem()) && i.hasValue() && i.getValue().startsWith("urn:oid:"))
+            .map(i -> i.getValue().substring("urn:oid:".length()))
+            .filter(v -> !v.isBlank())
+            .findFirst());
   }
 
   /** The address of the first WADO-RS Endpoint among {@code references} that exists and may be called. */

@@ -11,7 +11,7 @@ public enum SummaryStyle {
   DISCHARGE("discharge", "18842-5", "Discharge summary",
       "Write a discharge summary of this encounter with the sections: Reason for encounter, Course, Diagnoses,"
           + " Procedures, Medications, Follow-up. Leave out a section that has no facts."),
-  HANDOFF("handoff", "34133-9", "Summary of episode note",
+  HANDOFF("handoff", "18761-7", "Transfer summary note",
       "Write a handoff for the clinician taking over care, in the I-PASS order: Illness severity, Patient summary,"
           + " Action list, Situation awareness, Synthesis.");
 

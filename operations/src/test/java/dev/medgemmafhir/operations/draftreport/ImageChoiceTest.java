@@ -35,10 +35,15 @@ class ImageChoiceTest {
   }
 
   @Test
-  void theStudyUidComesFromTheDicomUidIdentifierWithoutItsPrefix() {
+  void theStudyUidComesFromTheDicomUidIdentifierWithoutItsPrefixElseFromAUriOidAsSyntheaWritesIt() {
     ImagingStudy study = new ImagingStudy();
-    study.addIdentifier().setSystem("urn:ietf:rfc:3986").setValue("urn:oid:9.9");
+    study.addIdentifier().setSystem("http://hospital.example/accession").setValue("A123");
+    study.addIdentifier().setSystem("urn:ietf:rfc:3986").setValue("urn:uuid:0f0e");
     assertThat(StudyImages.studyUid(study)).isEmpty();
+    // Synthea writes {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.840..."}.
+    study.addIdentifier().setSystem("urn:ietf:rfc:3986").setValue("urn:oid:9.9");
+    assertThat(StudyImages.studyUid(study)).contains("9.9");
+    // The DICOM UID system wins wherever it is listed.
     study.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:1.2.840.1");
     assertThat(StudyImages.studyUid(study)).contains("1.2.840.1");
   }

@@ -61,7 +61,7 @@ class OperationParametersTest extends AiOperationsServer {
 
     // The statuses the README gives for the wrong method and for an unknown resource type.
     assertThat(get("/fhir/" + encounter + "/$summarize").statusCode()).isEqualTo(405);
-    assertThat(get("/fhir/Foo/1").statusCode()).isEqualTo(400);
+    assertThat(get("/fhir/Foo/1").statusCode()).isEqualTo(404);
     assertThat(get("/fhir/Encounter/does-not-exist").statusCode()).isEqualTo(404);
 
     // The same request, spelt right, runs.

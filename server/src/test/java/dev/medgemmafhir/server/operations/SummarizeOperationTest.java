@@ -160,6 +160,9 @@ class SummarizeOperationTest extends AiOperationsServer {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     DocumentReference doc = parse(response, DocumentReference.class);
     assertThat(doc.hasId()).isFalse();
+    // A handoff is its own kind of document, not a brief summary.
+    assertThat(doc.getType().getCodingFirstRep().getCode()).isEqualTo("18761-7");
+    assertThat(doc.getContentFirstRep().getAttachment().getTitle()).startsWith("Transfer summary note");
     assertThat(doc.getAuthorFirstRep().getIdentifier().getSystem()).isEqualTo(AiTransparency.DEVICE_IDENTIFIER_SYSTEM);
     Extension summary = doc.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
     assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("generatedTokens").getValue()).getValue())
