@@ -133,8 +133,8 @@ public final class Checkpoint implements AutoCloseable {
     public SafetensorsFile.Tensor tensor(String name, long... expectedShape) {
         SafetensorsFile.Tensor t = tensors.get(name);
         if (t == null) {
-            throw ConversionException.at(dir, "the checkpoint lacks tensor " + name.replaceFirst("^text\\.", "…model.")
-                    + " that config.json implies");
+            throw ConversionException.at(dir, "the checkpoint lacks tensor " + name
+                    + " that config.json implies (text. / vision. / projector. stand for the language model, SigLIP and projector prefixes)");
         }
         if (!java.util.Arrays.equals(t.shape(), expectedShape)) {
             throw ConversionException.at(t.file().path(), "tensor " + t.name() + " has shape " + java.util.Arrays.toString(t.shape())
