@@ -55,6 +55,7 @@ final class ConcurrencyBench {
                 double[] ttftMedian = new double[runs];
                 double[] ttftMax = new double[runs];
                 long[] steps = new long[runs];
+                long[][] levelStart = model.batchStatistics();
                 for (int r = 0; r < runs; r++) {
                     long[][] before = model.batchStatistics();
                     long t0 = System.nanoTime();
@@ -75,6 +76,12 @@ final class ConcurrencyBench {
                     wallRate[r] = tokens / wallSeconds;
                     ttftMedian[r] = BenchCommand.median(ttft);
                     ttftMax[r] = Arrays.stream(ttft).max().orElse(0);
+                }
+                long[][] stepsSeen = model.batchStatistics();
+                for (int k = 0; k < 2; k++) {
+                    for (int size = 0; size < stepsSeen[k].length; size++) {
+                        stepsSeen[k][size] -= levelStart[k][size];
+                    }
                 }
                 long peak = ResidentMemory.peakBytes();
                 if (firstPeak < 0) {
@@ -101,6 +108,13 @@ final class ConcurrencyBench {
                 o.put("peak_resident_bytes_so_far", peak);
                 if (level > firstLevel) {
                     o.put("peak_resident_bytes_per_extra_request", (peak - firstPeak) / (double) (level - firstLevel));
+                }
+                // Every step of the level, by how many sequences it ran: joins and leaves pass through the smaller sizes.
+                ObjectNode bySize = o.putObject("decode_tokens_per_s_by_batch_size");
+                for (int size = 1; size < stepsSeen[0].length; size++) {
+                    if (stepsSeen[0][size] > 0) {
+                        bySize.put(String.valueOf(size), size * stepsSeen[0][size] * 1e9 / stepsSeen[1][size]);
+                    }
                 }
                 o.set("decode_tokens_per_s_runs", out.arrayNode().addAll(Arrays.stream(batchedDecode).mapToObj(out::numberNode).toList()));
                 if (progress != null) {

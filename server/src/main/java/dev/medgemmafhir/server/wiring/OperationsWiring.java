@@ -59,12 +59,16 @@ public class OperationsWiring {
       String display = model.displayName() == null || model.displayName().isBlank() ? id : model.displayName();
       InferenceQueue queue = new InferenceQueue(id, model.concurrency(), model.maxQueue(), 10, meters);
       String dtype = model.dtype() == null || model.dtype().isBlank() ? null : model.dtype();
-      // The queue admits `concurrency` generations; the engine decodes that many as one batch.
-      RuntimeOptions modelOptions = options.withMaxBatch(model.concurrency())
-          .withKvCacheBudgetBytes(model.kvCacheBudget() == null ? 0 : model.kvCacheBudget().toBytes());
+      RuntimeOptions modelOptions = modelOptions(options, model);
       catalog.load(id, display, () -> MedGemmaModel.load(model.path(), dtype, modelOptions), queue);
     });
     return catalog;
+  }
+
+  /** The queue admits {@code concurrency} generations; the engine decodes that many as one batch, within the KV budget. */
+  static RuntimeOptions modelOptions(RuntimeOptions engine, MedGemmaProperties.Model model) {
+    return engine.withMaxBatch(model.concurrency())
+        .withKvCacheBudgetBytes(model.kvCacheBudget() == null ? 0 : model.kvCacheBudget().toBytes());
   }
 
   /** An operation without a configured model uses the only model there is. */

@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.onnxruntime.OrtSession;
 import dev.medgemmafhir.engine.model.ExecutionProvider;
 import dev.medgemmafhir.engine.model.RuntimeOptions;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.springframework.util.unit.DataSize;
 
 /** medgemma.engine.* reaches ONNX Runtime as written. */
 class EngineSettingsTest {
@@ -21,6 +23,18 @@ class EngineSettingsTest {
     assertThat(options.optimizationLevel()).isEqualTo(OrtSession.SessionOptions.OptLevel.BASIC_OPT);
     assertThat(options.allowSpinning()).isFalse();
     assertThat(options.q4AccuracyLevel()).isEqualTo(4);
+  }
+
+  @Test
+  void aModelsConcurrencyIsItsBatchSizeAndItsKvBudgetIsPassedInBytes() {
+    RuntimeOptions engine = OperationsWiring.runtimeOptions(new MedGemmaProperties.Engine(null, null, null, null, null, null));
+    RuntimeOptions batched = OperationsWiring.modelOptions(engine,
+        new MedGemmaProperties.Model(Path.of("/m"), null, null, 8, null, DataSize.parse("3GB")));
+    assertThat(batched.maxBatch()).isEqualTo(8);
+    assertThat(batched.kvCacheBudgetBytes()).isEqualTo(3L << 30);
+    RuntimeOptions plain = OperationsWiring.modelOptions(engine, new MedGemmaProperties.Model(Path.of("/m"), null, null, null, null, null));
+    assertThat(plain.maxBatch()).isEqualTo(1);
+    assertThat(plain.kvCacheBudgetBytes()).isZero();
   }
 
   @Test
