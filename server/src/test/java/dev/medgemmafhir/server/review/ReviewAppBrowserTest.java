@@ -107,7 +107,9 @@ class ReviewAppBrowserTest {
   String report;
 
   @BeforeAll
-  void seedAndStartTheBrowser() throws Exception {
+  void startTheBrowserAndSeed() throws Exception {
+    // First, so a machine without Chromium fails (or skips) before the slow seeding.
+    browser = HeadlessChromium.start();
     FHIR.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.NEVER);
     FHIR.getRestfulClientFactory().setSocketTimeout(120_000);
     admin = FHIR.newRestfulGenericClient(fhirBase());
@@ -136,7 +138,6 @@ class ReviewAppBrowserTest {
     otherPatient = createOtherPatient();
     otherPatientsDraft = summarize(encounterOf(otherPatient), "brief", null);
     report = draftReport(patient);
-    browser = HeadlessChromium.start();
   }
 
   @AfterAll
@@ -186,6 +187,12 @@ class ReviewAppBrowserTest {
 
     browser.driver.get(appUrl() + "#/?patient=" + new IdType(otherPatient).getIdPart());
     browser.waiting().until(d -> rows().equals(List.of(otherPatientsDraft)));
+
+    // By date: nothing was written in the future; everything since 2000.
+    browser.driver.get(appUrl() + "#/?since=2999-01-01");
+    browser.waiting().until(d -> !d.findElements(By.id("worklist-empty")).isEmpty());
+    browser.driver.get(appUrl() + "#/?since=2000-01-01&patient=" + new IdType(otherPatient).getIdPart());
+    browser.waiting().until(d -> rows().equals(List.of(otherPatientsDraft)));
   }
 
   @Test
@@ -233,6 +240,18 @@ class ReviewAppBrowserTest {
       assertThat(source).contains(value.getValue().stripTrailingZeros().toPlainString()).contains(value.getUnit());
     }
     assertThat(browser.driver.switchTo().activeElement().getAttribute("id")).isEqualTo("source-heading");
+
+    WebElement conditionCitation = browser.driver.findElements(By.cssSelector("a.citation")).stream()
+        .filter(a -> a.getAttribute("data-reference").startsWith("Condition/")).findFirst().orElseThrow();
+    org.hl7.fhir.r4.model.Condition condition = admin.read().resource(org.hl7.fhir.r4.model.Condition.class)
+        .withUrl(conditionCitation.getAttribute("data-reference")).execute();
+    conditionCitation.click();
+    browser.waiting().until(d -> text("source-title").startsWith("Condition: "));
+    assertThat(text("source")).contains(condition.getCode().hasText() ? condition.getCode().getText()
+        : condition.getCode().getCodingFirstRep().getDisplay()).contains("Onset");
+
+    citation.click();
+    browser.waiting().until(d -> text("source-title").startsWith("Observation: "));
     browser.screenshot("review-screen");
 
     browser.driver.findElement(By.cssSelector("#edit summary")).click();
