@@ -24,6 +24,9 @@ import dev.medgemmafhir.engine.prompt.ChatFormat;
 import dev.medgemmafhir.engine.prompt.PromptTokenizer;
 
 import java.lang.System.Logger.Level;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -229,7 +232,21 @@ public final class MedGemmaModel implements Engine {
         }
         List<Path> weighed = new ArrayList<>(files.allFiles());
         weighed.add(root.resolve("tokenizer.json"));
-        return new ModelIdentity(modelId, config.modelType(), files.variant(), revision, new WeightsDigest(root, weighed));
+        return new ModelIdentity(modelId, config.modelType(), files.variant(), revision, new WeightsDigest(root, weighed),
+                conversionRecord(root));
+    }
+
+    /** The conversion record {@code models convert} wrote beside the graphs, if any; read once at load. */
+    private static Optional<String> conversionRecord(Path root) {
+        Path file = root.resolve(ModelDirectory.CONVERSION_RECORD);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw ModelLoadException.at(root, file, "cannot be read: " + e.getMessage());
+        }
     }
 
     // ---- Engine ----

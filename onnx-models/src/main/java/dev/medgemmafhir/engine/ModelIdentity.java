@@ -13,13 +13,22 @@ import java.util.function.Supplier;
  * @param revision the snapshot revision when the directory is a Hugging Face cache snapshot
  * @param weightsDigest {@code sha256:<hex>} over the variant's graph and weight files and the tokenizer,
  *     computed once on first use (it reads every byte of the weights)
+ * @param conversionRecord the text of the directory's {@code conversion.json} when {@code models convert}
+ *     made it: the source checkpoint's repository, revision and the sha256 of every source file
  */
 public record ModelIdentity(
         String modelId,
         String modelType,
         String variant,
         Optional<String> revision,
-        Supplier<String> weightsDigest) {
+        Supplier<String> weightsDigest,
+        Optional<String> conversionRecord) {
+
+    /** A model that was not converted by this project (no conversion record). */
+    public ModelIdentity(String modelId, String modelType, String variant, Optional<String> revision,
+            Supplier<String> weightsDigest) {
+        this(modelId, modelType, variant, revision, weightsDigest, Optional.empty());
+    }
 
     /** The digest; the first call reads the weight files. */
     public String digest() {

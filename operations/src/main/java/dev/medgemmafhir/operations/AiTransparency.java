@@ -22,6 +22,12 @@ public final class AiTransparency {
   public static final String EXTENSION_BASE = "https://medgemma-fhir.dev/fhir/StructureDefinition/";
   /** How the operation built its input: facts used / omitted per resource type, unknown citations. */
   public static final String CONTEXT_EXTENSION = EXTENSION_BASE + "ai-input-summary";
+  /**
+   * On a model Device: the conversion record ({@code conversion.json}) of a model this project converted
+   * from a Hugging Face checkpoint, as an Attachment: which official weights (repository, revision, the
+   * sha256 of every source file) and which options produced the graphs the Device names.
+   */
+  public static final String MODEL_CONVERSION_EXTENSION = EXTENSION_BASE + "model-conversion";
 
   private AiTransparency() {}
 

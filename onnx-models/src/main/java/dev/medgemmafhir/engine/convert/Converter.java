@@ -1,5 +1,7 @@
 package dev.medgemmafhir.engine.convert;
 
+import dev.medgemmafhir.engine.model.ModelDirectory;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -39,7 +41,7 @@ public final class Converter {
 
     /** Written into every output; also the tool name in conversion.json. */
     public static final String CONVERTER = "medgemma-cli models convert";
-    public static final String CONVERSION_FILE = "conversion.json";
+    public static final String CONVERSION_FILE = ModelDirectory.CONVERSION_RECORD;
 
     /** Checkpoint files copied as they are (those present). */
     static final List<String> COPIED = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",

@@ -143,7 +143,7 @@ public record ModelConfig(
         return new ModelConfig(modelType, hidden, layers, kvHeads, headDim, vocab, context, List.copyOf(eos), bos, bosToken,
                 imageTokenId, boi, eoi, imageToken, imageSeq, template,
                 generation.integer("top_k"), generation.number("top_p"),
-                imageMaskValue(JsonFile.optional(dir, "conversion.json")));
+                imageMaskValue(JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD)));
     }
 
     private static Long imageMaskValue(JsonFile conversion) {

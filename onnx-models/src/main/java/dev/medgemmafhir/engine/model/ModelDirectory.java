@@ -18,6 +18,8 @@ public final class ModelDirectory {
     static final String VISION = "vision_encoder";
     static final String DECODER = "decoder_model_merged";
     static final String TEXT_MODEL = "model";
+    /** What {@code models convert} records beside the graphs: source checkpoint, its files' sha256, options. */
+    public static final String CONVERSION_RECORD = "conversion.json";
 
     private final Path dir;
     private final Layout layout;

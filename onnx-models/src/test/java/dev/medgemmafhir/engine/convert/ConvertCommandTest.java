@@ -3,6 +3,7 @@ package dev.medgemmafhir.engine.convert;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.medgemmafhir.engine.MedGemmaModel;
 import dev.medgemmafhir.engine.cli.MedGemmaCli;
 import dev.medgemmafhir.engine.forge.CheckpointForge;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,20 @@ class ConvertCommandTest {
         if (Files.getFileStore(to).supportsFileAttributeView("posix")) {
             assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(to)),
                     "the published directory is readable by the server's user, unlike a private temporary folder");
+        }
+    }
+
+    @Test
+    void theLoadedModelCarriesItsConversionRecordSoADeviceCanNameTheSourceWeights() throws IOException {
+        CheckpointForge.Forged ck = textCheckpoint(1);
+        Path to = temp.resolve("models/recorded");
+        assertEquals(0, cli("models", "convert", "--from", ck.dir().toString(), "--to", to.toString(), "-q").exit());
+        try (MedGemmaModel model = MedGemmaModel.load(to)) {
+            assertEquals(Files.readString(to.resolve("conversion.json")), model.identity().conversionRecord().orElseThrow());
+        }
+        Files.delete(to.resolve("conversion.json"));
+        try (MedGemmaModel model = MedGemmaModel.load(to)) {
+            assertTrue(model.identity().conversionRecord().isEmpty(), "a directory converted elsewhere has no record");
         }
     }
 

@@ -4,6 +4,8 @@ import dev.medgemmafhir.engine.Engine;
 import dev.medgemmafhir.engine.ModelIdentity;
 import dev.medgemmafhir.operations.AiTransparency;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
+import java.nio.charset.StandardCharsets;
+import org.hl7.fhir.r4.model.Attachment;
 import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Device;
 import org.hl7.fhir.r4.model.Identifier;
@@ -81,6 +83,9 @@ public final class LoadedModel {
     device.addVersion().setValue(version);
     device.addNote().setText("ONNX Runtime, " + identity.modelType() + ", variant " + identity.variant()
         + " (medgemma-fhir configuration id '" + id + "')");
+    identity.conversionRecord().ifPresent(record -> device.addExtension(AiTransparency.MODEL_CONVERSION_EXTENSION,
+        new Attachment().setContentType("application/json").setTitle("conversion.json")
+            .setData(record.getBytes(StandardCharsets.UTF_8))));
     return device;
   }
 }
