@@ -287,6 +287,22 @@ class ChartTest {
   }
 
   @Test
+  void convertValuesPullGooglesCheckpointAndConvertItInTheInitContainer() throws IOException {
+    RenderedChart chart = RenderedChart.render(ci("convert-values.yaml"), Map.of());
+    Deployment d = chart.one(Deployment.class);
+    Container pull = d.getSpec().getTemplate().getSpec().getInitContainers().get(0);
+    assertEquals(List.of("google/medgemma-4b-it", "--revision=main", "--convert=q4", "--to=/models/medgemma-4b-it"),
+        pull.getArgs(), "a checkpoint is converted, so no --dtype of an ONNX export");
+    assertEquals(new Quantity("2Gi"), pull.getResources().getLimits().get("memory"));
+    assertEquals("/models/medgemma-4b-it",
+        chart.applicationYaml().path("medgemma").path("models").path("medgemma-4b-it").path("path").asText(),
+        "the server runs the converted directory");
+    assertThrows(RuntimeException.class,
+        () -> RenderedChart.render(ci("convert-values.yaml"), Map.of("model.pull.convert", "fp16")),
+        "the schema refuses a dtype the converter refuses");
+  }
+
+  @Test
   void anExistingClaimWithoutPullCreatesNoVolumeAndNoInitContainer() throws IOException {
     RenderedChart chart = RenderedChart.render(ci("existing-model-values.yaml"), Map.of());
     assertTrue(chart.all(PersistentVolumeClaim.class).isEmpty());
