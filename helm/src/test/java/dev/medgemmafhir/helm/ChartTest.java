@@ -192,6 +192,11 @@ class ChartTest {
     assertFalse(Boolean.TRUE.equals(mount(pull, "/models").getReadOnly()), "the pull writes the model volume");
     assertEquals(server.getImage(), pull.getImage());
 
+    JsonNode model = chart.applicationYaml().path("medgemma").path("models").path("medgemma-4b-it");
+    assertEquals(8, model.path("concurrency").asInt(), "the batch size reaches the server");
+    assertEquals(16, model.path("max-queue").asInt());
+    assertEquals("8GB", model.path("kv-cache-budget").asText());
+
     EnvVar password = env(server, "SPRING_DATASOURCE_PASSWORD");
     assertEquals("medgemma-db", password.getValueFrom().getSecretKeyRef().getName());
     assertEquals("password", password.getValueFrom().getSecretKeyRef().getKey());
