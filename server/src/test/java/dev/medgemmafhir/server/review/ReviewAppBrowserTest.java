@@ -296,6 +296,20 @@ class ReviewAppBrowserTest {
         .firstValue("Content-Type")).hasValue("image/png");
     assertThat(get(images + "2", ISSUER.token("user/*.rs")).statusCode()).isEqualTo(404);
 
+    // A failing PACS is a 502 for the endpoint and a message in place of each image.
+    PACS.failing = true;
+    try {
+      HttpResponse<String> failed = get(images + "1", ISSUER.token("user/*.rs"));
+      assertThat(failed.statusCode()).isEqualTo(502);
+      assertThat(failed.body()).contains("OperationOutcome").contains("/rendered");
+      reload();
+      browser.waiting().until(d -> d.findElements(By.cssSelector("#images .error")).size() == 2);
+      assertThat(text("images")).contains("could not be shown").contains("502");
+    } finally {
+      PACS.failing = false;
+    }
+    reload();
+
     browser.driver.findElement(By.cssSelector("#edit summary")).click();
     WebElement conclusion = browser.driver.findElement(By.id("edit-conclusion"));
     conclusion.clear();
@@ -474,6 +488,14 @@ class ReviewAppBrowserTest {
     browser.driver.get(appUrl() + "#/review/" + draft);
     browser.waiting().until(d -> !d.findElements(By.id(expectDraft ? "draft-text" : "review-heading")).isEmpty()
         || !text("messages").isBlank());
+  }
+
+  /** Loads the page again (the same URL with a fragment would not). */
+  void reload() {
+    browser.script("document.body.dataset.before = 'reload'");
+    browser.driver.navigate().refresh();
+    browser.waiting().until(d -> browser.script("return document.body.dataset.before") == null
+        && (!d.findElements(By.id("draft-text")).isEmpty() || !text("messages").isBlank()));
   }
 
   List<String> rows() {
@@ -695,6 +717,7 @@ class ReviewAppBrowserTest {
   static final class FakePacs implements AutoCloseable {
 
     final List<String> rendered = new CopyOnWriteArrayList<>();
+    volatile boolean failing;
     private final HttpServer server;
 
     private FakePacs(HttpServer server) {
@@ -709,7 +732,10 @@ class ReviewAppBrowserTest {
           String path = exchange.getRequestURI().getPath();
           byte[] body;
           int status;
-          if (path.endsWith("/rendered")) {
+          if (pacs.failing) {
+            body = "PACS unavailable".getBytes(StandardCharsets.UTF_8);
+            status = 503;
+          } else if (path.endsWith("/rendered")) {
             pacs.rendered.add(path);
             body = picture(path.hashCode());
             status = 200;
