@@ -14,7 +14,6 @@ import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.Condition;
 import org.hl7.fhir.r4.model.Reference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -35,6 +34,7 @@ import org.springframework.test.context.DynamicPropertySource;
     })
 abstract class SecuredSurfacesServer {
 
+  // The issuers live as long as the test JVM: the cached Spring context (and its JWK caches) outlives a class.
   static final TestIssuer ISSUER = startIssuer();
   static final TestIssuer EHR = startIssuer();
   static final String ADMIN = "system/*.cruds";
@@ -60,11 +60,6 @@ abstract class SecuredSurfacesServer {
       catalog.put("scripted", "Scripted model", ScriptedEngine.textOnly("surfaces", r -> SCRIPTED_TEXT),
           new InferenceQueue("scripted", 1, 4, 10, null));
     }
-  }
-
-  @AfterAll
-  static void stopIssuers() {
-    // The issuers live as long as the JVM: the Spring context (and its JWK caches) outlives a test class.
   }
 
   /** One patient's data with AI drafts, plus a diagnosis of the encounter so it can be summarized. */
