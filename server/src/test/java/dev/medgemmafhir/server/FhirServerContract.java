@@ -40,6 +40,8 @@ abstract class FhirServerContract {
   @BeforeEach
   void connect() {
     FHIR.getRestfulClientFactory().setServerValidationMode(ServerValidationModeEnum.NEVER);
+    // HAPI's client gives up after 10 s; a Synthea transaction on a busy 2-core machine can take longer.
+    FHIR.getRestfulClientFactory().setSocketTimeout(120_000);
     client = FHIR.newRestfulGenericClient(base());
   }
 

@@ -127,7 +127,8 @@ public final class CdsServices {
   // ---- discharge ----------------------------------------------------------------------------------
 
   private ObjectNode startDischargeSummary(String encounter, String authorization, URI reviewUrl) {
-    String link = reviewUrl + "?encounter=" + q(encounter);
+    // The review app's worklist of summaries, where the draft appears once written.
+    String link = reviewUrl + "#/?kind=DocumentReference";
     String pending = drafting.get(encounter);
     if (pending != null) {
       LoopbackFhir.Response status = fhir.get(pending, authorization);
@@ -253,7 +254,7 @@ public final class CdsServices {
         ? "AI-generated draft, not yet verified by a clinician."
         : "AI-generated, verified by a clinician.";
     return card(summary, text + "\n\n*" + status + "*", "info",
-        reviewUrl + "?draft=" + q(reference), "Review the AI draft");
+        reviewUrl + "#/review/" + reference, "Review the AI draft");
   }
 
   private static ObjectNode card(String summary, String detail, String indicator, String url, String label) {

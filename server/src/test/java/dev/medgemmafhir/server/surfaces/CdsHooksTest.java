@@ -8,11 +8,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.medgemmafhir.server.security.AiDrafts;
 import dev.medgemmafhir.server.security.FhirHttp;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.util.Date;
 import java.util.UUID;
 import org.hl7.fhir.r4.model.Bundle;
@@ -68,7 +66,7 @@ class CdsHooksTest extends SecuredSurfacesServer {
         .doesNotContain("Pneumonia").doesNotContain("Heart rate").doesNotContain("Draft report");
     assertThat(card.path("source").path("topic").path("code").asText()).isEqualTo("AIAST");
     assertThat(card.path("links").get(0).path("url").asText())
-        .isEqualTo("http://localhost:" + port + "/review/?draft=" + encode(ids.document()));
+        .isEqualTo("http://localhost:" + port + "/review/#/review/" + ids.document());
   }
 
   @Test
@@ -80,7 +78,7 @@ class CdsHooksTest extends SecuredSurfacesServer {
 
     JsonNode cards = cards(call(PATIENT_VIEW, jwt(PATIENT_VIEW), request("patient-view", "patientId", patient, token)), 200);
     assertThat(cards).hasSize(1);
-    assertThat(cards.get(0).path("links").get(0).path("url").asText()).endsWith(encode(mine.document()));
+    assertThat(cards.get(0).path("links").get(0).path("url").asText()).endsWith("#/review/" + mine.document());
 
     // The same token cannot read another patient's summary through the hook.
     String other = new IdType(theirs.patient()).getIdPart();
@@ -107,7 +105,7 @@ class CdsHooksTest extends SecuredSurfacesServer {
     JsonNode first = cards(call(DISCHARGE, jwt(DISCHARGE), request("encounter-discharge", "encounterId", encounter, token)), 200);
     assertThat(first).hasSize(1);
     assertThat(first.get(0).path("summary").asText()).isEqualTo("AI discharge summary started");
-    assertThat(first.get(0).path("links").get(0).path("url").asText()).endsWith("/review/?encounter=" + encode(ids.encounter()));
+    assertThat(first.get(0).path("links").get(0).path("url").asText()).endsWith("/review/#/?kind=DocumentReference");
 
     JsonNode offered = null;
     for (int i = 0; i < 300 && offered == null; i++) {
@@ -125,7 +123,7 @@ class CdsHooksTest extends SecuredSurfacesServer {
         + "&type=http://loinc.org%7C18842-5", ISSUER.token(ADMIN)), Bundle.class);
     assertThat(discharges.getEntry()).hasSize(1);
     assertThat(offered.path("links").get(0).path("url").asText())
-        .endsWith("?draft=" + encode("DocumentReference/" + discharges.getEntryFirstRep().getResource().getIdElement().getIdPart()));
+        .endsWith("/review/#/review/DocumentReference/" + discharges.getEntryFirstRep().getResource().getIdElement().getIdPart());
   }
 
   @Test
@@ -238,9 +236,5 @@ class CdsHooksTest extends SecuredSurfacesServer {
   static JsonNode cards(HttpResponse<String> response, int status) throws Exception {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
     return JSON.readTree(response.body()).path("cards");
-  }
-
-  static String encode(String value) {
-    return URLEncoder.encode(value, StandardCharsets.UTF_8);
   }
 }
