@@ -91,6 +91,8 @@ class ReviewAppBrowserTest {
     registry.add("medgemma.security.authorize-endpoint", () -> AUTH.authorizeEndpoint().toString());
     registry.add("medgemma.security.token-endpoint", () -> AUTH.tokenEndpoint().toString());
     registry.add("medgemma.review.client-id", () -> CLIENT_ID);
+    // The server calls only the PACS addresses it is configured with (none by default).
+    registry.add("medgemma.operations.draft-report.dicomweb.allowed-addresses", PACS::address);
   }
 
   @LocalServerPort int port;
