@@ -4,8 +4,9 @@
 // rules, **bold**, *italic*, `code`, and citation groups such as [C1, C3].
 
 const SOURCES = /\n\s*---\s*\n+\s*\*\*Sources\*\*\s*\n([\s\S]*)$/;
-// Only relative FHIR references (Type/id, optionally versioned) become links.
-const SOURCE_LINE = /^\s*[-*]\s*\[(C\d+)\]\s+([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?)\s*$/;
+// Only relative FHIR references (Type/id, optionally versioned) become links. A source line is
+// "- [C1] Type/id" or, as the server writes it now, "- [C1] the fact's text (Type/id/_history/v)".
+const SOURCE_LINE = /^\s*[-*]\s*\[(C\d+)\]\s+(?:.*\()?([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?)\)?\s*$/;
 
 /**
  * Splits a draft into its text and its "Sources" list (citation key -> reference).

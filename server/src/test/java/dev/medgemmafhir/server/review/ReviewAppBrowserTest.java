@@ -133,9 +133,15 @@ class ReviewAppBrowserTest {
     for (String style : List.of("brief", "discharge", "handoff")) {
       drafts.put(style, summarize(encounter, style, null));
     }
-    // More than a page of drafts (another token limit is another draft).
-    for (int maxTokens = 20; maxTokens < 32; maxTokens++) {
-      drafts.put("newest", summarize(encounter, "brief", maxTokens));
+    // More than a page of drafts. One per encounter: a newer summary of the same style supersedes the
+    // encounter's earlier draft, which then leaves the worklist.
+    List<String> others = admin.search().forResource(Encounter.class).where(Encounter.SUBJECT.hasId(patient))
+        .count(100).returnBundle(Bundle.class).execute().getEntry().stream()
+        .map(e -> "Encounter/" + e.getResource().getIdElement().getIdPart())
+        .filter(e -> !e.equals(encounter)).limit(12).toList();
+    assertThat(others).as("the Synthea patient has a dozen other encounters").hasSize(12);
+    for (String other : others) {
+      drafts.put("newest", summarize(other, "brief", null));
     }
     otherPatient = createOtherPatient();
     otherPatientsDraft = summarize(encounterOf(otherPatient), "brief", null);
@@ -229,18 +235,19 @@ class ReviewAppBrowserTest {
     assertThat(text("left-out")).containsPattern("\\d+ facts given to the model");
     assertThat(text("reviews")).contains("No clinician has reviewed this draft yet");
 
+    // An observation with a measured value (panels carry only components).
     WebElement citation = browser.driver.findElements(By.cssSelector("a.citation")).stream()
-        .filter(a -> a.getAttribute("data-reference").startsWith("Observation/")).findFirst().orElseThrow();
+        .filter(a -> a.getAttribute("data-reference").startsWith("Observation/"))
+        .filter(a -> admin.read().resource(Observation.class).withUrl(a.getAttribute("data-reference")).execute()
+            .hasValueQuantity())
+        .findFirst().orElseThrow();
     String reference = citation.getAttribute("data-reference");
     citation.click();
     browser.waiting().until(d -> !d.findElements(By.id("source-title")).isEmpty());
-    Observation cited = admin.read().resource(Observation.class).withUrl(reference).execute();
+    Quantity value = admin.read().resource(Observation.class).withUrl(reference).execute().getValueQuantity();
     String source = text("source");
-    assertThat(source).contains("Value").contains("Date");
-    if (cited.hasValueQuantity()) {
-      Quantity value = cited.getValueQuantity();
-      assertThat(source).contains(value.getValue().stripTrailingZeros().toPlainString()).contains(value.getUnit());
-    }
+    assertThat(source).contains("Value").contains("Date")
+        .contains(value.getValue().stripTrailingZeros().toPlainString()).contains(value.getUnit());
     assertThat(browser.driver.switchTo().activeElement().getAttribute("id")).isEqualTo("source-heading");
 
     WebElement conditionCitation = browser.driver.findElements(By.cssSelector("a.citation")).stream()
@@ -381,7 +388,8 @@ class ReviewAppBrowserTest {
     assertThat(browser.driver.findElement(By.id("filter-patient")).isEnabled()).isFalse();
 
     open(drafts.get("handoff"), false);
-    browser.waiting().until(d -> text("messages").contains("403"));
+    // The server answers another patient's resource like a missing one, so the app cannot tell them apart.
+    browser.waiting().until(d -> text("messages").contains("Not found (404)"));
     assertThat(text("main")).contains("Draft not available").doesNotContain("Scripted review model");
     assertThat(browser.driver.findElements(By.cssSelector("a.citation"))).isEmpty();
 
@@ -615,6 +623,11 @@ class ReviewAppBrowserTest {
     List<String[]> cited = new ArrayList<>(facts.subList(0, Math.min(4, facts.size())));
     for (String[] fact : facts.subList(Math.max(cited.size(), facts.size() - 4), facts.size())) {
       cited.add(fact);
+    }
+    // At least one measured observation, wherever the prompt's priorities put them.
+    java.util.function.Predicate<String[]> measured = f -> f[1].matches("^Observation .* = -?[0-9].*");
+    if (cited.stream().noneMatch(measured)) {
+      facts.stream().filter(measured).findFirst().ifPresent(cited::add);
     }
     StringBuilder text = new StringBuilder("## Summary\n\n");
     for (String[] fact : cited) {
