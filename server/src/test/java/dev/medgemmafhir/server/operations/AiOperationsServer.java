@@ -75,12 +75,15 @@ abstract class AiOperationsServer {
   static final int FAKE_PACS_PORT = freePort();
   static final int ORTHANC_PORT = freePort();
   static final int CLOSED_PORT = freePort();
+  /** The PACS of DraftReportAsyncTest, which holds every image until released. */
+  static final int SLOW_PACS_PORT = freePort();
 
   @DynamicPropertySource
   static void model(DynamicPropertyRegistry registry) {
     registry.add("medgemma.models.vision.path", () -> ForgedModels.imageText().toString());
     registry.add("medgemma.operations.draft-report.dicomweb.allowed-addresses", () -> String.join(",",
-        "http://127.0.0.1:" + FAKE_PACS_PORT, "http://127.0.0.1:" + ORTHANC_PORT, "http://127.0.0.1:" + CLOSED_PORT));
+        "http://127.0.0.1:" + FAKE_PACS_PORT, "http://127.0.0.1:" + ORTHANC_PORT, "http://127.0.0.1:" + CLOSED_PORT,
+        "http://127.0.0.1:" + SLOW_PACS_PORT));
   }
 
   static int freePort() {

@@ -37,7 +37,7 @@ class DraftReportAsyncTest extends AiOperationsServer {
   @BeforeAll
   void startSlowPacs() throws Exception {
     byte[] png = picture("png", 9, 32, 32);
-    slowPacs = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    slowPacs = HttpServer.create(new InetSocketAddress("127.0.0.1", SLOW_PACS_PORT), 0);
     slowPacs.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
     slowPacs.createContext("/slow/", exchange -> {
       imagesAsked.incrementAndGet();
