@@ -240,11 +240,20 @@ class AttackSuiteTest {
       target = a.idPart(type);
     }
     HttpResponse<String> response = send(c.interaction(), c.kind(), target, token);
+    // Cases run four at a time and the patient-context writes of Patient all land on A's Patient:
+    // a lost race (HAPI's version-constraint 409) is the harness's, not an authorization answer.
+    for (int retry = 0; retry < 5 && versionConflict(response); retry++) {
+      response = send(c.interaction(), c.kind(), target, token);
+    }
     if (c.expectAllowed()) {
       assertThat(allowed(response)).as("%s: %s %s", c, response.statusCode(), response.body()).isTrue();
     } else {
       assertRefused(response, c.toString());
     }
+  }
+
+  static boolean versionConflict(HttpResponse<String> response) {
+    return response.statusCode() == 409 && response.body().contains("HAPI-0550");
   }
 
   String createForA(Kind kind) {
