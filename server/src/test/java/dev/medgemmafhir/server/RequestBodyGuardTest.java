@@ -85,6 +85,45 @@ class RequestBodyGuardTest {
         .isEqualTo("Zoë Ørsted 山田");
   }
 
+  @Test
+  void aGzipBodyCountsItsDecompressedSizeAndOtherCodingsAre415() throws Exception {
+    String family = "Gz" + UUID.randomUUID();
+    // 20 MB of JSON whitespace gzips to about 20 KB: under the 64 KB limit on the wire, far over it inflated.
+    String bomb = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"" + family + "\"}]"
+        + " ".repeat(20 * 1024 * 1024) + "}";
+    byte[] bombGz = gzip(bomb.getBytes(StandardCharsets.UTF_8));
+    assertThat(bombGz.length).isLessThan(64 * 1024);
+    assertTooLarge(post(HttpRequest.BodyPublishers.ofByteArray(bombGz), "application/fhir+json", "gzip"));
+    assertThat(count(family)).isZero();
+
+    HttpResponse<String> broken = post(HttpRequest.BodyPublishers.ofByteArray(
+        patient(family, "plain").getBytes(StandardCharsets.UTF_8)), "application/fhir+json", "gzip");
+    assertThat(broken.statusCode()).as(broken.body()).isEqualTo(400);
+    assertThat(broken.body()).contains("gzip");
+
+    HttpResponse<String> brotli = post(HttpRequest.BodyPublishers.ofByteArray(
+        patient(family, "br").getBytes(StandardCharsets.UTF_8)), "application/fhir+json", "br");
+    assertThat(brotli.statusCode()).as(brotli.body()).isEqualTo(415);
+    assertThat(FHIR.newJsonParser().parseResource(OperationOutcome.class, brotli.body())
+        .getIssueFirstRep().getDiagnostics()).contains("Content-Encoding");
+    assertThat(count(family)).isZero();
+
+    // A well-formed gzip body is stored as sent, non-ASCII text included.
+    HttpResponse<String> ok = post(HttpRequest.BodyPublishers.ofByteArray(
+        gzip(patient(family, "Zoë").getBytes(StandardCharsets.UTF_8))), "application/fhir+json", "gzip");
+    assertThat(ok.statusCode()).as(ok.body()).isEqualTo(201);
+    assertThat(((Patient) search(family).getEntryFirstRep().getResource()).getNameFirstRep().getGivenAsSingleString())
+        .isEqualTo("Zoë");
+  }
+
+  static byte[] gzip(byte[] plain) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(out)) {
+      gz.write(plain);
+    }
+    return out.toByteArray();
+  }
+
   static String patient(String family, String given) {
     return "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"" + family + "\",\"given\":[\"" + given + "\"]}]}";
   }
@@ -96,9 +135,17 @@ class RequestBodyGuardTest {
   }
 
   HttpResponse<String> post(HttpRequest.BodyPublisher body, String contentType) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/fhir/Patient"))
-        .header("Content-Type", contentType).header("Accept", "application/fhir+json")
-        .POST(body).build(), HttpResponse.BodyHandlers.ofString());
+    return post(body, contentType, null);
+  }
+
+  HttpResponse<String> post(HttpRequest.BodyPublisher body, String contentType, String contentEncoding)
+      throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/fhir/Patient"))
+        .header("Content-Type", contentType).header("Accept", "application/fhir+json");
+    if (contentEncoding != null) {
+      request.header("Content-Encoding", contentEncoding);
+    }
+    return http.send(request.POST(body).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   Bundle search(String family) throws Exception {

@@ -11,7 +11,9 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.BufferedReader;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -19,7 +21,11 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.Enumeration;
 import java.util.Locale;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,7 +63,30 @@ public class RequestBodyGuard extends OncePerRequestFilter {
       response.getWriter().write(fhirContext.newJsonParser().encodeResourceToString(outcome(tooLarge())));
       return;
     }
-    chain.doFilter(new GuardedRequest(request), response);
+    String coding = contentCoding(request);
+    if (coding != null && !coding.equals("gzip") && !coding.equals("x-gzip")) {
+      LOG.info("Refused {} {} client=unknown -> 415 Content-Encoding not supported",
+          request.getMethod(), request.getRequestURI());
+      response.setStatus(415);
+      response.setContentType("application/fhir+json;charset=UTF-8");
+      OperationOutcome outcome = new OperationOutcome();
+      outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.ERROR)
+          .setCode(OperationOutcome.IssueType.NOTSUPPORTED)
+          .setDiagnostics("Content-Encoding '" + coding + "' is not supported: send the body as is, or gzip it");
+      response.getWriter().write(fhirContext.newJsonParser().encodeResourceToString(outcome));
+      return;
+    }
+    chain.doFilter(new GuardedRequest(request, coding != null), response);
+  }
+
+  /** The request body's content coding in lower case, or null for none / identity. */
+  static String contentCoding(HttpServletRequest request) {
+    String header = request.getHeader("Content-Encoding");
+    if (header == null || header.isBlank()) {
+      return null;
+    }
+    String coding = header.trim().toLowerCase(Locale.ROOT);
+    return coding.equals("identity") ? null : coding;
   }
 
   private String tooLarge() {
@@ -72,10 +101,10 @@ public class RequestBodyGuard extends OncePerRequestFilter {
     return outcome;
   }
 
-  /** Text bodies that are read as UTF-8 (no charset, or charset UTF-8), unless compressed. */
+  /** Text bodies that are read as UTF-8 (no charset, or charset UTF-8); checked after decompression. */
   static boolean checksUtf8(HttpServletRequest request) {
     String type = request.getContentType();
-    if (type == null || request.getHeader("Content-Encoding") != null) {
+    if (type == null) {
       return false;
     }
     String charset = request.getCharacterEncoding();
@@ -88,18 +117,50 @@ public class RequestBodyGuard extends OncePerRequestFilter {
 
   private final class GuardedRequest extends HttpServletRequestWrapper {
 
+    private final boolean gzip;
     private GuardedStream stream;
 
-    GuardedRequest(HttpServletRequest request) {
+    GuardedRequest(HttpServletRequest request, boolean gzip) {
       super(request);
+      this.gzip = gzip;
     }
 
     @Override
     public ServletInputStream getInputStream() throws IOException {
       if (stream == null) {
-        stream = new GuardedStream(super.getInputStream(), checksUtf8((HttpServletRequest) getRequest()));
+        stream = new GuardedStream(super.getInputStream(), gzip, checksUtf8((HttpServletRequest) getRequest()));
       }
       return stream;
+    }
+
+    // Once decompressed here, the body is plain: HAPI must not see a Content-Encoding to undo again.
+    @Override
+    public String getHeader(String name) {
+      return gzip && name.equalsIgnoreCase("Content-Encoding") ? null : super.getHeader(name);
+    }
+
+    @Override
+    public Enumeration<String> getHeaders(String name) {
+      return gzip && name.equalsIgnoreCase("Content-Encoding") ? Collections.emptyEnumeration() : super.getHeaders(name);
+    }
+
+    @Override
+    public Enumeration<String> getHeaderNames() {
+      if (!gzip) {
+        return super.getHeaderNames();
+      }
+      return Collections.enumeration(Collections.list(super.getHeaderNames()).stream()
+          .filter(name -> !name.equalsIgnoreCase("Content-Encoding")).toList());
+    }
+
+    @Override
+    public int getContentLength() {
+      return gzip ? -1 : super.getContentLength();
+    }
+
+    @Override
+    public long getContentLengthLong() {
+      return gzip ? -1 : super.getContentLengthLong();
     }
 
     @Override
@@ -111,14 +172,18 @@ public class RequestBodyGuard extends OncePerRequestFilter {
 
   private final class GuardedStream extends ServletInputStream {
 
-    private final ServletInputStream body;
+    private final ServletInputStream wire;
+    private final boolean gzip;
+    private InputStream body;
     private final CharsetDecoder utf8;
     private final CharBuffer decoded = CharBuffer.allocate(4096);
     private ByteBuffer pending = ByteBuffer.allocate(0);
     private long read;
 
-    GuardedStream(ServletInputStream body, boolean checkUtf8) {
-      this.body = body;
+    GuardedStream(ServletInputStream wire, boolean gzip, boolean checkUtf8) {
+      this.wire = wire;
+      this.gzip = gzip;
+      this.body = gzip ? null : wire;
       this.utf8 = checkUtf8 ? StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT) : null;
     }
@@ -132,7 +197,18 @@ public class RequestBodyGuard extends OncePerRequestFilter {
 
     @Override
     public int read(byte[] buffer, int offset, int length) throws IOException {
-      int n = body.read(buffer, offset, length);
+      int n;
+      try {
+        if (body == null) {
+          body = new GZIPInputStream(wire); // reads the gzip header, so opened on first read
+        }
+        n = body.read(buffer, offset, length);
+      } catch (ZipException | EOFException e) {
+        if (!gzip) {
+          throw e;
+        }
+        throw new InvalidRequestException("The request body is declared Content-Encoding: gzip but is not valid gzip");
+      }
       if (n < 0) {
         checkUtf8(buffer, offset, 0, true);
         return n;
@@ -165,17 +241,17 @@ public class RequestBodyGuard extends OncePerRequestFilter {
 
     @Override
     public boolean isFinished() {
-      return body.isFinished();
+      return wire.isFinished();
     }
 
     @Override
     public boolean isReady() {
-      return body.isReady();
+      return wire.isReady();
     }
 
     @Override
     public void setReadListener(ReadListener listener) {
-      body.setReadListener(listener);
+      wire.setReadListener(listener);
     }
   }
 }
