@@ -4,6 +4,8 @@ import ca.uhn.fhir.i18n.Msg;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.rest.api.RestOperationTypeEnum;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.model.api.StorageResponseCodeEnum;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
 import ca.uhn.fhir.rest.server.exceptions.ForbiddenOperationException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import ca.uhn.fhir.rest.server.interceptor.auth.AuthorizationInterceptor;
@@ -21,6 +23,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.hl7.fhir.instance.model.api.IIdType;
 import org.hl7.fhir.r4.model.IdType;
+import org.hl7.fhir.r4.model.OperationOutcome;
 
 /**
  * Turns a token's SMART scopes into HAPI authorization rules, request by request.
@@ -186,9 +189,10 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
   }
 
   /**
-   * A read of a resource outside the token's compartment answers exactly like a read of one that
-   * does not exist (404, HAPI's own message), so ids cannot be probed for whether another
-   * patient's resource exists. Every other refusal is a 403.
+   * A read or delete of a resource outside the token's compartment answers exactly like one of a
+   * resource that does not exist (HAPI's own answers: 404 for a read, 200 "not deleted, does not
+   * exist" for a delete), so ids cannot be probed for whether another patient's resource exists. Every other refusal is a 403. (The scope letters were checked
+   * before HAPI's rules run, so a denial here means "outside the compartment", not "no scope".)
    */
   @Override
   protected void handleDeny(RequestDetails request, Verdict decision) {
@@ -197,11 +201,44 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
     } catch (ForbiddenOperationException e) {
       // Verdict hides its rule from subclasses; HAPI's message names it.
       boolean outsideCompartment = e.getMessage() != null && e.getMessage().endsWith(": " + INSUFFICIENT_SCOPE);
-      if (outsideCompartment && READS.contains(request.getRestOperationType()) && request.getId() != null) {
-        throw new ResourceNotFoundException(Msg.code(2001) + "Resource "
-            + new IdType(request.getResourceName(), request.getId().getIdPart()).getValue() + " is not known");
+      RestOperationTypeEnum type = request.getRestOperationType();
+      if (outsideCompartment && request.getId() != null) {
+        String id = new IdType(request.getResourceName(), request.getId().getIdPart()).getValue();
+        if (READS.contains(type)) {
+          throw new ResourceNotFoundException(Msg.code(2001) + "Resource " + id + " is not known");
+        }
+        if (type == RestOperationTypeEnum.DELETE) {
+          throw new DeleteOfUnknownResource(request, id);
+        }
       }
       throw e;
+    }
+  }
+
+  /**
+   * HAPI's own answer to deleting an id that does not exist (200, "Not deleted, resource ... does
+   * not exist"), given for a delete refused because the resource is another patient's. Thrown,
+   * so nothing is deleted and the refusal is still logged and audited as one.
+   */
+  static final class DeleteOfUnknownResource extends BaseServerResponseException {
+    private static final long serialVersionUID = 1L;
+
+    DeleteOfUnknownResource(RequestDetails request, String id) {
+      super(200, message(request, id), outcome(request, id));
+    }
+
+    private static String message(RequestDetails request, String id) {
+      return request.getFhirContext().getLocalizer()
+          .getMessage("ca.uhn.fhir.jpa.dao.BaseStorageDao.deleteResourceNotExisting", id);
+    }
+
+    private static OperationOutcome outcome(RequestDetails request, String id) {
+      OperationOutcome outcome = new OperationOutcome();
+      StorageResponseCodeEnum code = StorageResponseCodeEnum.SUCCESSFUL_DELETE_NOT_FOUND;
+      outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
+          .setCode(OperationOutcome.IssueType.INFORMATIONAL).setDiagnostics(message(request, id))
+          .getDetails().addCoding().setSystem(code.getSystem()).setCode(code.getCode()).setDisplay(code.getDisplay());
+      return outcome;
     }
   }
 

@@ -388,6 +388,7 @@ class AttackSuiteTest {
             (f, tk, id, m, p) -> f.put(type + "?_id=" + id, tk, mine.copy())));
         probes.add(new Probe(ctx + " conditional patch", kind, t,
             (f, tk, id, m, p) -> f.send("PATCH", type + "?_id=" + id, tk, PATCH)));
+        probes.add(new Probe(ctx + " delete by id", kind, t, (f, tk, id, m, p) -> f.delete(type + "/" + id, tk)));
         probes.add(new Probe(ctx + " conditional delete", kind, t, (f, tk, id, m, p) -> f.delete(type + "?_id=" + id, tk)));
         probes.add(new Probe(ctx + " conditional delete by marker", kind, t,
             (f, tk, id, m, p) -> f.delete(type + "?_content=" + m, tk)));
