@@ -344,7 +344,12 @@ class ChartTest {
         "cdsHooks.trustedIssuers[0].issuer", "https://ehr.example.org",
         "cdsHooks.trustedIssuers[0].jwksUri", "https://ehr.example.org/jwks.json",
         "autoDraft.enabled", true, "autoDraft.rules[0]", "encounter-finished-discharge"));
+    sets.putAll(Map.of("cdsHooks.allowedOrigins[0]", "https://cds-sandbox.example.org",
+        "fhir.corsAllowedOrigins[0]", "https://app.example.org"));
     JsonNode app = RenderedChart.render(null, sets).applicationYaml().path("medgemma");
+    assertEquals("https://cds-sandbox.example.org", app.path("cds-hooks").path("allowed-origins").get(0).asText());
+    assertEquals("https://app.example.org", app.path("fhir").path("cors-allowed-origins").get(0).asText());
+    assertTrue(defaults.path("fhir").isMissingNode(), "no CORS unless origins are listed");
     assertFalse(app.path("mcp").path("enabled").asBoolean(true));
     assertEquals("https://fhir.example.org/cds-services", app.path("cds-hooks").path("base-url").asText());
     JsonNode ehr = app.path("cds-hooks").path("trusted-issuers").get(0);
@@ -394,6 +399,9 @@ class ChartTest {
         new Object[] {"unknown dtype", Map.of("model.dtype", "q3"), "dtype"},
         new Object[] {"unknown automatic drafting rule", Map.of("autoDraft.rules[0]", "everything"), "rules"},
         new Object[] {"trusted EHR without a JWK set", Map.of("cdsHooks.trustedIssuers[0].issuer", "https://ehr"), "jwksUri"},
+        new Object[] {"CORS wildcard origin", Map.of("fhir.corsAllowedOrigins[0]", "*"), "corsAllowedOrigins"},
+        new Object[] {"CDS origin with a path", Map.of("cdsHooks.allowedOrigins[0]", "https://cds.example.org/app"),
+            "allowedOrigins"},
         new Object[] {"port out of range", Map.of("service.port", 70000), "port"},
         new Object[] {"inline database password", Map.of("externalDatabase.password", "hunter2"), "password"},
         new Object[] {"misspelt top-level key", Map.of("replicas", 2), "replicas"},

@@ -14,12 +14,14 @@ import ca.uhn.fhir.rest.server.RestfulServer;
 import ca.uhn.fhir.rest.server.interceptor.ResponseHighlighterInterceptor;
 import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
+import java.util.List;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.boot.web.servlet.ServletRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.filter.CorsFilter;
 
 /**
  * The FHIR REST endpoint at {@code /fhir}: HAPI's JPA resource providers, the system provider
@@ -88,6 +90,20 @@ public class FhirRestfulServerConfig {
     FilterRegistrationBean<RequestBodyGuard> registration = new FilterRegistrationBean<>(
         new RequestBodyGuard(properties.maxRequestSize(), systemDao.getContext()));
     registration.addUrlPatterns("/fhir/*");
+    return registration;
+  }
+
+  /**
+   * CORS for browser-based SMART apps on other origins ({@code medgemma.fhir.cors-allowed-origins};
+   * off when empty). Scripts may read the headers FHIR clients need: where a created resource is,
+   * its version, and the async pattern's status headers.
+   */
+  @Bean
+  public FilterRegistrationBean<CorsFilter> fhirCors(FhirServerProperties properties) {
+    FilterRegistrationBean<CorsFilter> registration = BrowserOrigins.filter(properties.corsAllowedOrigins(),
+        List.of("/fhir/*"), List.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"),
+        List.of("Location", "Content-Location", "ETag", "Last-Modified", "X-Request-Id", "X-Progress", "Retry-After"));
+    registration.setName("fhirCors");
     return registration;
   }
 

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.fhir;
 
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.util.unit.DataSize;
 
@@ -15,6 +16,8 @@ import org.springframework.util.unit.DataSize;
  * @param allowExternalReferences whether resources may reference absolute URLs on other servers
  * @param maxRequestSize the largest request body accepted (inline {@code $draft-report} images
  *     count, base64-encoded); larger bodies are a 413
+ * @param corsAllowedOrigins web page origins of browser-based SMART apps allowed to call
+ *     {@code /fhir} (CORS); empty = no CORS headers
  */
 @ConfigurationProperties(prefix = "medgemma.fhir")
 public record FhirServerProperties(
@@ -22,7 +25,8 @@ public record FhirServerProperties(
     Integer defaultPageSize,
     Integer maxPageSize,
     Boolean allowExternalReferences,
-    DataSize maxRequestSize) {
+    DataSize maxRequestSize,
+    List<String> corsAllowedOrigins) {
 
   public FhirServerProperties {
     serverAddress = serverAddress == null ? "" : serverAddress.strip();
@@ -30,6 +34,7 @@ public record FhirServerProperties(
     maxPageSize = maxPageSize == null ? 200 : maxPageSize;
     allowExternalReferences = allowExternalReferences == null || allowExternalReferences;
     maxRequestSize = maxRequestSize == null ? DataSize.ofMegabytes(16) : maxRequestSize;
+    corsAllowedOrigins = BrowserOrigins.parse(corsAllowedOrigins, "medgemma.fhir.cors-allowed-origins");
     if (defaultPageSize < 1 || maxPageSize < defaultPageSize) {
       throw new IllegalArgumentException(
           "medgemma.fhir.default-page-size must be >= 1 and <= medgemma.fhir.max-page-size");

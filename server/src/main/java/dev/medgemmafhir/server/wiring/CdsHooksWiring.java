@@ -3,6 +3,7 @@ package dev.medgemmafhir.server.wiring;
 import dev.medgemmafhir.server.cdshooks.CdsHooksController;
 import dev.medgemmafhir.server.cdshooks.CdsServices;
 import dev.medgemmafhir.server.cdshooks.EhrJwtVerifier;
+import dev.medgemmafhir.server.fhir.BrowserOrigins;
 import dev.medgemmafhir.server.fhir.LoopbackFhir;
 import java.net.URI;
 import java.time.Clock;
@@ -13,7 +14,9 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.filter.CorsFilter;
 import org.springframework.web.servlet.function.RouterFunction;
 import org.springframework.web.servlet.function.ServerResponse;
 
@@ -37,11 +40,15 @@ public class CdsHooksWiring {
    *     {@code jwks-uri} of its signing keys
    * @param model the model id for the discharge summaries the service starts; empty = the
    *     {@code $summarize} default
+   * @param allowedOrigins browser origins (scheme://host[:port]) of CDS clients allowed to call
+   *     from a web page (CORS); empty = no CORS headers, which is right for EHRs calling
+   *     server-to-server
    */
   @ConfigurationProperties("medgemma.cds-hooks")
   public record CdsHooksProperties(Boolean enabled, String baseUrl, String reviewUrl, List<TrustedIssuer> trustedIssuers,
-      String model) {
+      String model, List<String> allowedOrigins) {
     public CdsHooksProperties {
+      allowedOrigins = BrowserOrigins.parse(allowedOrigins, "medgemma.cds-hooks.allowed-origins");
       enabled = enabled == null || enabled;
       baseUrl = baseUrl == null ? "" : baseUrl.strip();
       reviewUrl = reviewUrl == null || reviewUrl.isBlank() ? "/review/" : reviewUrl.strip();
@@ -51,6 +58,19 @@ public class CdsHooksWiring {
 
     /** One EHR. */
     public record TrustedIssuer(String issuer, String jwksUri) {}
+  }
+
+  /**
+   * CORS for browser-based CDS clients (the CDS Hooks specification expects it of services such
+   * clients call): preflights and calls from the listed origins get the CORS headers, any other
+   * origin's preflight is a 403. The filter is off when the list is empty.
+   */
+  @Bean
+  public FilterRegistrationBean<CorsFilter> cdsHooksCors(CdsHooksProperties properties) {
+    FilterRegistrationBean<CorsFilter> registration = BrowserOrigins.filter(properties.allowedOrigins(),
+        List.of("/cds-services", "/cds-services/*"), List.of("GET", "POST", "OPTIONS"), List.of());
+    registration.setName("cdsHooksCors");
+    return registration;
   }
 
   @Bean

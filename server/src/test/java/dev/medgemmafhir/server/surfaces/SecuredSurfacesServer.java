@@ -30,6 +30,8 @@ import org.springframework.test.context.DynamicPropertySource;
     properties = {
       "spring.datasource.url=jdbc:h2:mem:surfaces-secured;DB_CLOSE_DELAY=-1",
       "medgemma.cds-hooks.model=scripted",
+      "medgemma.cds-hooks.allowed-origins[0]=" + SecuredSurfacesServer.CDS_CLIENT_ORIGIN,
+      "medgemma.fhir.cors-allowed-origins[0]=" + SecuredSurfacesServer.SMART_APP_ORIGIN,
       "medgemma.async.heartbeat=200ms"
     })
 abstract class SecuredSurfacesServer {
@@ -39,6 +41,10 @@ abstract class SecuredSurfacesServer {
   static final TestIssuer EHR = startIssuer();
   static final String ADMIN = "system/*.cruds";
   static final String SCRIPTED_TEXT = "Stable on day two [C1].";
+  /** The web page origin of a browser-based CDS client the server lets call (CORS). */
+  static final String CDS_CLIENT_ORIGIN = "http://127.0.0.1:8181";
+  /** The web page origin of a browser-based SMART app the server lets call /fhir (CORS). */
+  static final String SMART_APP_ORIGIN = "http://127.0.0.1:8383";
 
   @DynamicPropertySource
   static void security(DynamicPropertyRegistry registry) {
