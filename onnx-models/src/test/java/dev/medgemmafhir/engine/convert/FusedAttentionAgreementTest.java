@@ -101,10 +101,13 @@ class FusedAttentionAgreementTest {
         try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults());
              MedGemmaModel standard = MedGemmaModel.load(fp32Standard, "fp32", RuntimeOptions.defaults());
              MedGemmaModel fusedQ4 = MedGemmaModel.load(q4Fused, "q4", RuntimeOptions.defaults());
-             MedGemmaModel standardQ4 = MedGemmaModel.load(q4Standard, "q4", RuntimeOptions.defaults())) {
+             MedGemmaModel standardQ4 = MedGemmaModel.load(q4Standard, "q4", RuntimeOptions.defaults());
+             MedGemmaModel chunked = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults().withPrefillChunkTokens(3))) {
             for (int[] prompt : prompts) {
                 List<Integer> expected = reference.greedy(prompt, NEW_TOKENS, -1, null);
                 assertEquals(expected, greedy(fused, prompt), "fused fp32 vs reference on " + Arrays.toString(prompt));
+                // Prefill in runs of 3 tokens: GroupQueryAttention's later runs attend to the cache of the earlier ones.
+                assertEquals(expected, greedy(chunked, prompt), "fused fp32, chunked prefill, on " + Arrays.toString(prompt));
                 assertEquals(greedy(standard, prompt), greedy(fused, prompt), "fused vs standard fp32 on " + Arrays.toString(prompt));
                 assertEquals(greedy(standardQ4, prompt), greedy(fusedQ4, prompt), "fused vs standard q4 on " + Arrays.toString(prompt));
             }
