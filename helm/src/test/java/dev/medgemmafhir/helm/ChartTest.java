@@ -296,8 +296,11 @@ class ChartTest {
     RenderedChart chart = RenderedChart.render(ci("convert-values.yaml"), Map.of());
     Deployment d = chart.one(Deployment.class);
     Container pull = d.getSpec().getTemplate().getSpec().getInitContainers().get(0);
-    assertEquals(List.of("google/medgemma-4b-it", "--revision=main", "--convert=q4", "--to=/models/medgemma-4b-it"),
-        pull.getArgs(), "a checkpoint is converted, so no --dtype of an ONNX export");
+    assertEquals(List.of("google/medgemma-4b-it", "--revision=main", "--convert=q4", "--attention=fused", "--to=/models/medgemma-4b-it"),
+        pull.getArgs(), "a checkpoint is converted, so no --dtype of an ONNX export; fused attention by default");
+    Container standard = RenderedChart.render(ci("convert-values.yaml"), Map.of("model.pull.attention", "standard"))
+        .one(Deployment.class).getSpec().getTemplate().getSpec().getInitContainers().get(0);
+    assertTrue(standard.getArgs().contains("--attention=standard"));
     assertEquals(new Quantity("2Gi"), pull.getResources().getLimits().get("memory"));
     assertEquals("/models/medgemma-4b-it",
         chart.applicationYaml().path("medgemma").path("models").path("medgemma-4b-it").path("path").asText(),
@@ -305,6 +308,9 @@ class ChartTest {
     assertThrows(RuntimeException.class,
         () -> RenderedChart.render(ci("convert-values.yaml"), Map.of("model.pull.convert", "fp16")),
         "the schema refuses a dtype the converter refuses");
+    assertThrows(RuntimeException.class,
+        () -> RenderedChart.render(ci("convert-values.yaml"), Map.of("model.pull.attention", "flash")),
+        "the schema refuses an attention the converter does not know");
   }
 
   @Test

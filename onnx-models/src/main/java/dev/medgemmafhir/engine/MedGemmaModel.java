@@ -78,7 +78,7 @@ public final class MedGemmaModel implements Engine {
         this.sessions = sessions;
         this.graphs = graphs;
         this.identity = identity;
-        this.batch = batchable(directory.layout(), runtime.options()) ? new DecodeBatch(runtime, runtime.options().maxBatch(),
+        this.batch = batchable(directory.layout(), runtime.options(), runtime.decoderSignature()) ? new DecodeBatch(runtime, runtime.options().maxBatch(),
                 runtime.options().kvCacheBudgetBytes()) : null;
     }
 
@@ -86,10 +86,11 @@ public final class MedGemmaModel implements Engine {
      * Whether concurrent generations share decode steps. Left-padding a batch needs a decoder whose attention honours
      * {@code attention_mask} column by column, as the transformers.js exports' standard attention does; onnxruntime-genai
      * builds use {@code GroupQueryAttention}, whose cache lengths come from the mask's row sums (padding on the right),
-     * so they decode each sequence alone.
+     * so they decode each sequence alone. A decoder that can share its past and present cache buffer (the converter's
+     * fused graph) decodes through the batch even one sequence at a time, since that is where the shared buffer lives.
      */
-    private static boolean batchable(Layout layout, RuntimeOptions options) {
-        return options.maxBatch() > 1 && layout != Layout.GENAI;
+    private static boolean batchable(Layout layout, RuntimeOptions options, GraphSignatures.Decoder decoder) {
+        return (options.maxBatch() > 1 || decoder.sharedKvBuffer()) && layout != Layout.GENAI;
     }
 
     /** Loads the best variant of {@code dir} on CPU with default options. */

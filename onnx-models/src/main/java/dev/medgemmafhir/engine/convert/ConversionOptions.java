@@ -6,7 +6,8 @@ import java.util.Locale;
  * What {@code models convert} produces.
  *
  * @param dtype     {@code fp32} or {@code q4} (MatMulNBits 4-bit blocks of 32 for every linear layer, fp32 activations)
- * @param attention {@code standard} (default-domain ops, any runtime)
+ * @param attention {@code fused} (ONNX Runtime's GroupQueryAttention, rotary and simplified-norm contrib ops, last-position
+ *                  logits; the default) or {@code standard} (default-domain ops, any runtime)
  * @param adapter   a PEFT LoRA adapter folder to merge, or null
  */
 public record ConversionOptions(String dtype, String attention, java.nio.file.Path adapter) {
@@ -14,6 +15,9 @@ public record ConversionOptions(String dtype, String attention, java.nio.file.Pa
     public static final String FP32 = "fp32";
     public static final String Q4 = "q4";
     public static final String STANDARD = "standard";
+    public static final String FUSED = "fused";
+    /** What {@code models convert} and {@code models pull --convert} write unless told otherwise. */
+    public static final String DEFAULT_ATTENTION = FUSED;
 
     public ConversionOptions {
         dtype = dtype.toLowerCase(Locale.ROOT);
@@ -26,15 +30,18 @@ public record ConversionOptions(String dtype, String attention, java.nio.file.Pa
             default -> throw new ConversionException("--dtype " + dtype + " is unknown; use q4 or fp32");
         }
         switch (attention) {
-            case STANDARD -> {
+            case STANDARD, FUSED -> {
             }
-            case "fused" -> throw new ConversionException("--attention fused (GroupQueryAttention) is not implemented yet; use standard");
-            default -> throw new ConversionException("--attention " + attention + " is unknown; use standard");
+            default -> throw new ConversionException("--attention " + attention + " is unknown; use fused or standard");
         }
     }
 
     public ConversionOptions(String dtype, String attention) {
         this(dtype, attention, null);
+    }
+
+    boolean fused() {
+        return attention.equals(FUSED);
     }
 
     boolean q4() {

@@ -32,8 +32,9 @@ public class ConvertCommand implements Callable<Integer> {
             description = "q4 (4-bit MatMulNBits weights, fp32 activations) or fp32 (default: ${DEFAULT-VALUE}); fp16 and q4f16 are refused.")
     String dtype;
 
-    @Option(names = "--attention", defaultValue = ConversionOptions.STANDARD,
-            description = "standard: default-domain ONNX ops (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--attention", defaultValue = ConversionOptions.DEFAULT_ATTENTION,
+            description = "fused: ONNX Runtime's GroupQueryAttention, rotary and simplified-norm operators, last-position logits;"
+                    + " standard: default-domain ONNX ops for other runtimes (default: ${DEFAULT-VALUE}).")
     String attention;
 
     @Option(names = "--adapter", paramLabel = "ADAPTER_DIR",

@@ -124,7 +124,7 @@ public final class Converter {
             layout = "transformers.js text (B)";
             String model = "model" + options.suffix();
             progress.stage(model + ".onnx");
-            text.writeDecoder(onnx.resolve(model + ".onnx"), onnx.resolve(model + ".onnx_data"), false, producer);
+            writeDecoder(text, options, onnx.resolve(model + ".onnx"), onnx.resolve(model + ".onnx_data"), false, producer);
             graphs.add("onnx/" + model + ".onnx");
         } else {
             layout = "transformers.js image + text (A)";
@@ -137,7 +137,7 @@ public final class Converter {
                     .write(onnx.resolve(vision + ".onnx"), onnx.resolve(vision + ".onnx_data"), producer);
             String decoder = "decoder_model_merged" + options.suffix();
             progress.stage(decoder + ".onnx");
-            text.writeDecoder(onnx.resolve(decoder + ".onnx"), onnx.resolve(decoder + ".onnx_data"), true, producer);
+            writeDecoder(text, options, onnx.resolve(decoder + ".onnx"), onnx.resolve(decoder + ".onnx_data"), true, producer);
             graphs.add("onnx/" + embed + ".onnx");
             graphs.add("onnx/" + vision + ".onnx");
             graphs.add("onnx/" + decoder + ".onnx");
@@ -153,6 +153,15 @@ public final class Converter {
         writeConversionRecord(checkpoint, adapter, config, options, origin, out.resolve(CONVERSION_FILE), layout, graphs);
         progress.end();
         return new Result(out, layout, graphs);
+    }
+
+    private static void writeDecoder(GemmaTextGraphs text, ConversionOptions options, Path file, Path data, boolean embeds,
+                                     String producer) throws IOException {
+        if (options.fused()) {
+            new GemmaFusedDecoder(text).write(file, data, embeds, producer);
+        } else {
+            text.writeDecoder(file, data, embeds, producer);
+        }
     }
 
     /**
@@ -223,6 +232,10 @@ public final class Converter {
         if (config.vision() != null) {
             // Tells the engine that this decoder reads image tokens from the attention mask (GraphNames).
             root.put("attentionMaskImageValue", GraphNames.IMAGE_TOKEN_MASK_VALUE);
+        }
+        if (options.fused()) {
+            // GroupQueryAttention writes only the new columns when past and present are one buffer (DecodeBatch uses it).
+            root.put("kvCacheSharedBuffer", true);
         }
         ArrayNode written = root.putArray("graphs");
         graphs.forEach(written::add);

@@ -107,7 +107,7 @@ final class GemmaTextGraphs {
                 g.output(keys, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
                 g.output(values, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
                 if (globalMask == null) {
-                    String[] masks = masks(g, keys, sequenceLength, attentionMask, embedsInput);
+                    String[] masks = masks(g, totalLength(g, attentionMask), sequenceLength, attentionMask, embedsInput);
                     globalMask = masks[0];
                     slidingMask = masks[1];
                 }
@@ -138,7 +138,7 @@ final class GemmaTextGraphs {
     }
 
     /** The table once per graph: layout B gathers from it and, in fp32, multiplies by it for the head. */
-    private String embeddingTable(OnnxGraph g) throws IOException {
+    String embeddingTable(OnnxGraph g) throws IOException {
         if (g == tableGraph) {
             return TABLE;
         }
@@ -147,13 +147,13 @@ final class GemmaTextGraphs {
                 weights.fp32(weights.checkpoint().tensor("text.embed_tokens.weight", c.vocab(), c.hidden())));
     }
 
-    private String scaledEmbedding(OnnxGraph g, String ids) throws IOException {
+    String scaledEmbedding(OnnxGraph g, String ids) throws IOException {
         String rows = g.op("Gather", new String[] {embeddingTable(g), ids});
         return g.op("Mul", new String[] {rows, g.floatScalar(embedScale)});
     }
 
     /** Logits: the tied embedding (or a stored lm_head) as {@code x @ E^T}; Gemm with transB keeps one copy of E. */
-    private String head(OnnxGraph g, String x) throws IOException {
+    String head(OnnxGraph g, String x) throws IOException {
         String name = weights.checkpoint().has("lm_head.weight") && !c.tieWordEmbeddings() ? "lm_head.weight" : "text.embed_tokens.weight";
         if (q4) {
             return linear(g, x, name, c.vocab(), c.hidden());
@@ -169,18 +169,26 @@ final class GemmaTextGraphs {
     }
 
     /** {@code x @ W^T} for a torch weight {@code [out, in]}. */
-    private String linear(OnnxGraph g, String x, String name, int out, int in) throws IOException {
+    String linear(OnnxGraph g, String x, String name, int out, int in) throws IOException {
         return Projections.linear(g, weights, x, name, weights.checkpoint().tensor(name, out, in), q4);
     }
 
     /** Gemma's RMSNorm: {@code x * (1 / sqrt(mean(x^2) + eps)) * (1 + w)} over the last axis. */
-    private String rmsNorm(OnnxGraph g, String x, String name, int width) throws IOException {
-        String w = g.initializer(name + "_plus_one", weights.plusOne(weights.checkpoint().tensor(name, width)));
-        return Norms.gemmaRms(g, x, w, (float) c.rmsNormEps());
+    String rmsNorm(OnnxGraph g, String x, String name, int width) throws IOException {
+        return Norms.gemmaRms(g, x, normScale(g, name, width), (float) c.rmsNormEps());
+    }
+
+    /** A norm's scale with Gemma's {@code 1 + w} folded in. */
+    String normScale(OnnxGraph g, String name, int width) throws IOException {
+        return g.initializer(name + "_plus_one", weights.plusOne(weights.checkpoint().tensor(name, width)));
+    }
+
+    GemmaConfig.Text config() {
+        return c;
     }
 
     /** [batch, seq, heads*head_dim] -> [batch, heads, seq, head_dim]. */
-    private String heads(OnnxGraph g, String x, int heads) throws IOException {
+    String heads(OnnxGraph g, String x, int heads) throws IOException {
         String split = g.op("Reshape", new String[] {x, g.int64s(0, 0, heads, c.headDim())});
         return g.op("Transpose", new String[] {split}, intsAttr("perm", 0, 2, 1, 3));
     }
@@ -190,6 +198,16 @@ final class GemmaTextGraphs {
      * fp32, {@code inv_freq = 1 / (theta^(2i/d)) / factor}, both halves repeated.
      */
     private String[] rope(OnnxGraph g, String name, String positionIds, GemmaConfig.Rope rope) throws IOException {
+        String freqs = ropeFrequencies(g, name, positionIds, rope);
+        String angles = g.op("Concat", new String[] {freqs, freqs}, intAttr("axis", -1));
+        String headsAxis = g.int64s(1);
+        String cos = g.op("Unsqueeze", new String[] {g.op("Cos", new String[] {angles}), headsAxis});
+        String sin = g.op("Unsqueeze", new String[] {g.op("Sin", new String[] {angles}), headsAxis});
+        return new String[] {cos, sin};
+    }
+
+    /** {@code position * inv_freq} [batch, seq, head_dim / 2] in fp32, {@code inv_freq = 1 / (theta^(2i/d)) / factor}. */
+    String ropeFrequencies(OnnxGraph g, String name, String positionIds, GemmaConfig.Rope rope) throws IOException {
         int half = c.headDim() / 2;
         float[] invFreq = new float[half];
         for (int i = 0; i < half; i++) {
@@ -199,13 +217,7 @@ final class GemmaTextGraphs {
             invFreq[i] = (float) (invFreq[i] / rope.linearFactor());
         }
         String positions = g.op("Unsqueeze", new String[] {g.op("Cast", new String[] {positionIds}, intAttr("to", FLOAT)), g.int64s(-1)});
-        String freqs = g.op("Mul", new String[] {positions, g.initializer(name,
-                ConstantTensor.floats(new long[] {half}, invFreq))});
-        String angles = g.op("Concat", new String[] {freqs, freqs}, intAttr("axis", -1));
-        String headsAxis = g.int64s(1);
-        String cos = g.op("Unsqueeze", new String[] {g.op("Cos", new String[] {angles}), headsAxis});
-        String sin = g.op("Unsqueeze", new String[] {g.op("Sin", new String[] {angles}), headsAxis});
-        return new String[] {cos, sin};
+        return g.op("Mul", new String[] {positions, g.initializer(name, ConstantTensor.floats(new long[] {half}, invFreq))});
     }
 
     /** x * cos + rotate_half(x) * sin, rotate_half(x) = concat(-x2, x1). */
@@ -218,15 +230,20 @@ final class GemmaTextGraphs {
         return g.op("Add", new String[] {g.op("Mul", new String[] {x, cos}), g.op("Mul", new String[] {rotated, sin})});
     }
 
+    /** The mask's length (past plus this call's tokens) as an int64 scalar. */
+    static String totalLength(OnnxGraph g, String attentionMask) throws IOException {
+        return g.op("Squeeze", new String[] {g.op("Shape", new String[] {attentionMask}, intAttr("start", 1), intAttr("end", 2)),
+                g.int64s(0)});
+    }
+
     /**
      * Additive biases [batch, 1, seq, total] for global and sliding layers. Query i sits at cache
      * index {@code total - seq + i}; it sees key j when j <= that index and the mask holds 1 there;
      * on sliding layers also only when j > index - sliding_window.
      */
-    private String[] masks(OnnxGraph g, String keys, String sequenceLength, String attentionMask, boolean images)
+    String[] masks(OnnxGraph g, String total, String sequenceLength, String attentionMask, boolean images)
             throws IOException {
         String scalarAxis = g.int64s(0);
-        String total = g.op("Squeeze", new String[] {g.op("Shape", new String[] {keys}, intAttr("start", 2), intAttr("end", 3)), scalarAxis});
         String seq = g.op("Squeeze", new String[] {sequenceLength, scalarAxis});
         String one = g.int64Scalar(1);
         String keyPositions = g.op("Unsqueeze", new String[] {g.op("Range", new String[] {g.int64Scalar(0), total, one}), g.int64s(0)});
@@ -281,7 +298,7 @@ final class GemmaTextGraphs {
     }
 
     /** Grouped KV heads: [b, kv, t, d] -> [b, heads, t, d], each kv head serving heads/kv query heads in a row. */
-    private String repeatKv(OnnxGraph g, String kv) throws IOException {
+    String repeatKv(OnnxGraph g, String kv) throws IOException {
         int groups = c.heads() / c.kvHeads();
         if (groups == 1) {
             return kv;
@@ -291,7 +308,7 @@ final class GemmaTextGraphs {
     }
 
     /** softmax(q k^T * query_pre_attn_scalar^-0.5 [soft-capped] + bias) v, heads merged back. */
-    private String attention(OnnxGraph g, String q, String keys, String values, String bias) throws IOException {
+    String attention(OnnxGraph g, String q, String keys, String values, String bias) throws IOException {
         String scores = g.op("MatMul", new String[] {q, g.op("Transpose", new String[] {keys}, intsAttr("perm", 0, 1, 3, 2))});
         String scaled = g.op("Mul", new String[] {scores, g.floatScalar((float) Math.pow(c.queryPreAttnScalar(), -0.5))});
         if (c.attnLogitSoftcapping() != null) {
@@ -303,7 +320,7 @@ final class GemmaTextGraphs {
     }
 
     /** tanh(x / cap) * cap. */
-    private static String softcap(OnnxGraph g, String x, double cap) throws IOException {
+    static String softcap(OnnxGraph g, String x, double cap) throws IOException {
         String t = g.op("Tanh", new String[] {g.op("Div", new String[] {x, g.floatScalar((float) cap)})});
         return g.op("Mul", new String[] {t, g.floatScalar((float) cap)});
     }

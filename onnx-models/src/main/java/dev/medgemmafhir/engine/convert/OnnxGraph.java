@@ -32,6 +32,8 @@ public final class OnnxGraph implements AutoCloseable {
     static final long EXTERNAL_THRESHOLD_BYTES = 1024;
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
+    /** Where nodes go: the main graph, or the branch of an {@code If} being built. */
+    private GraphProto.Builder nodes = graph;
     private final Path externalDataFile;
     private final FileChannel externalData;
     private long externalOffset;
@@ -79,11 +81,60 @@ public final class OnnxGraph implements AutoCloseable {
         return output;
     }
 
+    /**
+     * Adds a node with several outputs; {@code outputs} holds the names (an empty string for an
+     * optional output not wanted).
+     */
+    public void multiOutputOp(String domain, String opType, String[] outputs, String[] inputs, AttributeProto... attributes) {
+        if (domain.equals(MICROSOFT_DOMAIN)) {
+            usesMicrosoftDomain = true;
+        }
+        node(domain, opType, outputs, inputs, attributes);
+    }
+
+    /** A fresh value name for a node output, unique in this graph. */
+    public String fresh(String prefix) {
+        return prefix + "_" + (nextId++);
+    }
+
+    /**
+     * Starts an {@code If} branch: nodes added until {@link #endBranch} go into it. Branches see
+     * every value of the enclosing graph (initializers stay in the main graph).
+     */
+    public GraphProto.Builder beginBranch(String name) {
+        if (nodes != graph) {
+            throw new IllegalStateException("branches do not nest here");
+        }
+        nodes = GraphProto.newBuilder().setName(name);
+        return nodes;
+    }
+
+    /** Ends the branch, declaring {@code outputs} (float tensors of any shape) as its results. */
+    public GraphProto endBranch(String... outputs) {
+        GraphProto.Builder branch = nodes;
+        nodes = graph;
+        for (String out : outputs) {
+            branch.addOutput(ValueInfoProto.newBuilder().setName(out).setType(TypeProto.newBuilder()
+                    .setTensorType(TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE))));
+        }
+        return branch.build();
+    }
+
+    public static AttributeProto graphAttr(String name, GraphProto value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.GRAPH).setG(value).build();
+    }
+
     private void node(String domain, String opType, String output, String[] inputs, AttributeProto... attributes) {
+        node(domain, opType, new String[] {output}, inputs, attributes);
+    }
+
+    private void node(String domain, String opType, String[] outputs, String[] inputs, AttributeProto... attributes) {
         NodeProto.Builder node = NodeProto.newBuilder()
                 .setName("/" + opType + "_" + (nextId++))
-                .setOpType(opType)
-                .addOutput(output);
+                .setOpType(opType);
+        for (String out : outputs) {
+            node.addOutput(out);
+        }
         if (!domain.isEmpty()) {
             node.setDomain(domain);
         }
@@ -93,7 +144,7 @@ public final class OnnxGraph implements AutoCloseable {
         for (AttributeProto a : attributes) {
             node.addAttribute(a);
         }
-        graph.addNode(node);
+        nodes.addNode(node);
     }
 
     /** Adds an initializer; large ones stream to the external data file when there is one. */

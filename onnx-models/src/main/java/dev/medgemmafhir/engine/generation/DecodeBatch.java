@@ -37,9 +37,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * token. The cache is {@code [rows, kv_heads, columns, head_dim]} per layer with every sequence
  * left-padded to the longest: padding columns have {@code attention_mask} 0 and each row has its
  * own {@code position_ids}, so a row computes what it would alone (up to float rounding of the
- * larger matrix products). The cache lives in two direct buffers per tensor: the step reads the
- * past from one and ONNX Runtime writes the present into the other (pinned outputs), then they
- * swap; nothing is allocated per step.
+ * larger matrix products). With a standard-attention graph the cache lives in two direct buffers
+ * per tensor: the step reads the past from one and ONNX Runtime writes the present into the other
+ * (pinned outputs), then they swap; nothing is allocated per step, but every step copies the whole
+ * cache. With a graph whose attention can share them ({@code kvCacheSharedBuffer}, the converter's
+ * fused GroupQueryAttention graph) one buffer per tensor, sized for the longest final length, is
+ * passed as both past and pinned present: ONNX Runtime writes only the new column into it, so a
+ * step no longer copies the cache, and the batch holds one cache instead of two.
  *
  * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and, with a budget, at
  * most as many as keep both cache buffers of the batch within it at the longest sequence's final
@@ -59,6 +63,8 @@ public final class DecodeBatch implements AutoCloseable {
     private final long bytesPerToken;
     private final int columnBytes;
     private final int vocab;
+    /** Past and present are one buffer (see the class comment). */
+    private final boolean shared;
 
     /** Held by each decoder run: a batch step, or one prefill chunk of a joining generation. Fair, so they alternate. */
     private final ReentrantLock device = new ReentrantLock(true);
@@ -74,6 +80,8 @@ public final class DecodeBatch implements AutoCloseable {
     // Worker state.
     private final List<Seat> rows = new ArrayList<>();
     private int columns;
+    /** Columns each (row, head) block of the cache buffers holds: {@code columns} with two buffers, more when shared. */
+    private int stride;
     private ByteBuffer[] past;
     private ByteBuffer[] spare;
     private ByteBuffer logitsBuffer;
@@ -93,6 +101,7 @@ public final class DecodeBatch implements AutoCloseable {
         this.columnBytes = Math.toIntExact(sig.headDim() * (sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4));
         this.bytesPerToken = 2L * sig.layers() * sig.kvHeads() * columnBytes;
         this.vocab = (int) sig.vocab();
+        this.shared = sig.sharedKvBuffer();
         for (int i = 0; i < sig.layers(); i++) {
             presentNames.add(sig.presentKeys()[i]);
             presentNames.add(sig.presentValues()[i]);
@@ -174,9 +183,9 @@ public final class DecodeBatch implements AutoCloseable {
         return cacheBytes(reservations.size() + 1, longest) <= budgetBytes;
     }
 
-    /** Both cache buffers (past and present) of {@code rows} sequences padded to {@code columns}. */
+    /** The cache buffers (past and present, or the one shared buffer) of {@code rows} sequences padded to {@code columns}. */
     private long cacheBytes(int rows, int columns) {
-        return 2L * rows * columns * bytesPerToken;
+        return (shared ? 1L : 2L) * rows * columns * bytesPerToken;
     }
 
     /** The device held for one run outside the batch's steps. */
@@ -361,32 +370,45 @@ public final class DecodeBatch implements AutoCloseable {
     /** Lays the cache out for {@code target}: survivors and joiners, each left-padded to the longest. */
     private void rebuild(List<Seat> target) {
         int newColumns = 0;
+        int longest = 0;
         for (Seat s : target) {
             newColumns = Math.max(newColumns, s.length);
+            longest = Math.max(longest, s.finalLength);
+        }
+        int newStride;
+        if (shared) {
+            // Room for every step up to the longest final length: the steps write in place, nothing grows.
+            newStride = Math.max(newColumns + 1, longest);
+            spare = exact(target.size(), newStride);
+        } else {
+            newStride = newColumns;
+            spare = ensure(spare, target, newColumns);
         }
         int heads = (int) sig.kvHeads();
-        spare = ensure(spare, target, newColumns);
         for (int t = 0; t < spare.length; t++) {
             ByteBuffer dst = spare[t];
             for (int r = 0; r < target.size(); r++) {
                 Seat s = target.get(r);
                 ByteBuffer src;
                 int srcRow;
+                int srcStride;
                 int srcColumns;
                 int old = rows.indexOf(s);
                 if (old >= 0) {
                     src = past[t];
                     srcRow = old;
+                    srcStride = stride;
                     srcColumns = columns;
                 } else {
                     src = s.prefillCache[t];
                     srcRow = 0;
+                    srcStride = s.length;
                     srcColumns = s.length;
                 }
                 int len = s.length * columnBytes;
                 for (int h = 0; h < heads; h++) {
-                    int from = Math.toIntExact(((long) (srcRow * heads + h) * srcColumns + srcColumns - s.length) * columnBytes);
-                    int block = Math.toIntExact((long) (r * heads + h) * newColumns * columnBytes);
+                    int from = Math.toIntExact(((long) (srcRow * heads + h) * srcStride + srcColumns - s.length) * columnBytes);
+                    int block = Math.toIntExact((long) (r * heads + h) * newStride * columnBytes);
                     int pad = (newColumns - s.length) * columnBytes;
                     zero(dst, block, pad);
                     dst.put(block + pad, src, from, len);
@@ -402,8 +424,22 @@ public final class DecodeBatch implements AutoCloseable {
         }
         ByteBuffer[] swap = past;
         past = spare;
-        spare = swap;
+        spare = shared ? null : swap;
         columns = newColumns;
+        stride = newStride;
+    }
+
+    /** Fresh buffers of exactly {@code rows} x kv_heads x {@code columns} (shared mode: one cache, allocated per layout). */
+    private ByteBuffer[] exact(int rows, int columns) {
+        ByteBuffer[] buffers = new ByteBuffer[2 * sig.layers()];
+        long bytes = (long) rows * sig.kvHeads() * columns * columnBytes;
+        if (bytes > Integer.MAX_VALUE) {
+            throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
+        }
+        for (int t = 0; t < buffers.length; t++) {
+            buffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+        }
+        return buffers;
     }
 
     /**
@@ -435,10 +471,15 @@ public final class DecodeBatch implements AutoCloseable {
     }
 
     private void step(OrtSession.RunOptions options) throws OrtException {
+        if (shared && columns + 1 > stride) {
+            rebuild(new ArrayList<>(rows)); // a sequence outgrew the longest final length it reserved: lay out again
+        }
         int n = rows.size();
         int total = columns + 1;
         int heads = (int) sig.kvHeads();
-        spare = ensure(spare, rows, total);
+        if (!shared) {
+            spare = ensure(spare, rows, total);
+        }
         LongBuffer ids = directLongs(n);
         LongBuffer mask = directLongs(n * total);
         LongBuffer positions = directLongs(n);
@@ -478,13 +519,14 @@ public final class DecodeBatch implements AutoCloseable {
                 inputs.put(sig.useCacheBranch(), track(opened, OnnxTensor.createTensor(rt.env(), new boolean[] {true})));
             }
             Map<String, OnnxValue> pinned = new HashMap<>();
-            long[] pastShape = {n, heads, columns, sig.headDim()};
-            long[] presentShape = {n, heads, total, sig.headDim()};
+            long[] pastShape = {n, heads, shared ? stride : columns, sig.headDim()};
+            long[] presentShape = {n, heads, shared ? stride : total, sig.headDim()};
+            ByteBuffer[] present = shared ? past : spare;
             for (int i = 0; i < sig.layers(); i++) {
                 inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], pastShape)));
                 inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], pastShape)));
-                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(spare[2 * i], presentShape)));
-                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(spare[2 * i + 1], presentShape)));
+                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(present[2 * i], presentShape)));
+                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(present[2 * i + 1], presentShape)));
             }
             int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
             ByteBuffer logitsBytes = null;
@@ -547,9 +589,12 @@ public final class DecodeBatch implements AutoCloseable {
             lock.notifyAll();
         }
         columns++;
-        ByteBuffer[] swap = past;
-        past = spare;
-        spare = swap;
+        if (!shared) {
+            ByteBuffer[] swap = past;
+            past = spare;
+            spare = swap;
+            stride = columns;
+        }
     }
 
     /**

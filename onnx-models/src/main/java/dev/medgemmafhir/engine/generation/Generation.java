@@ -254,7 +254,7 @@ public final class Generation {
         tokenIds = directLongs(chunk);
         vocab = (int) sig.vocab();
         if (vocab > 0) {
-            int rows = sig.numLogitsToKeep() != null ? 1 : chunk;
+            int rows = sig.lastLogitsOnly() ? 1 : chunk;
             int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
             logitsBytes = ByteBuffer.allocateDirect(Math.multiplyExact(rows * vocab, elem)).order(ByteOrder.nativeOrder());
             logitsFloats = logitsBytes.asFloatBuffer();
@@ -277,14 +277,14 @@ public final class Generation {
 
     /** Prompt tokens per prefill run: all of them when the graph keeps only the last logits, else what the logits budget allows. */
     private int chunkLength(int promptLength) {
-        if (sig.imageMaskValue() != 0 && sig.numLogitsToKeep() != null && hasImageTokens()) {
+        if (sig.imageMaskValue() != 0 && sig.lastLogitsOnly() && hasImageTokens()) {
             // An image split across two prefill runs could not attend to its later half: one run.
             return promptLength;
         }
         if (rt.options().prefillChunkTokens() > 0) {
             return Math.min(promptLength, rt.options().prefillChunkTokens());
         }
-        if (sig.numLogitsToKeep() != null) {
+        if (sig.lastLogitsOnly()) {
             return promptLength;
         }
         long columns = sig.vocab() > 0 ? sig.vocab() : 262_144;
@@ -434,7 +434,7 @@ public final class Generation {
                 inputs.put(sig.pastKeys()[i], start == 0 ? emptyPast[2 * i] : pastTensor(sig.presentKeys()[i]));
                 inputs.put(sig.pastValues()[i], start == 0 ? emptyPast[2 * i + 1] : pastTensor(sig.presentValues()[i]));
             }
-            int rows = keepOne != null ? 1 : len;
+            int rows = sig.lastLogitsOnly() ? 1 : len;
             if (logitsBytes != null) {
                 int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
                 logits = OnnxTensor.createTensor(rt.env(), slice(logitsBytes, 0, rows * vocab * elem), new long[] {1, rows, vocab},

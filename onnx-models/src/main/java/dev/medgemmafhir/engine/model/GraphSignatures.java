@@ -32,8 +32,11 @@ public final class GraphSignatures {
      * @param attentionMask name of the mask input
      * @param positionIds name of the positions input, null when the graph has none
      * @param numLogitsToKeep name of the logits-to-keep input, null when the graph has none
+     * @param lastLogitsOnly whether a run returns the last position's logits only: with {@code numLogitsToKeep} = 1, or
+     *                       always when the graph's logits are [batch, 1, vocab] (the converter's fused graph)
      * @param useCacheBranch name of the {@code use_cache_branch} input, null when the graph has none
      * @param imageMaskValue attention_mask value marking image tokens at prefill, 0 when the graph has no such rule
+     * @param sharedKvBuffer whether a decode step may take one buffer as past and pinned present (ModelConfig)
      * @param pastKeys past key input names by layer (likewise values, present keys, present values)
      * @param kvType element type of the cache (FLOAT or FLOAT16)
      * @param kvHeads cache heads
@@ -44,7 +47,7 @@ public final class GraphSignatures {
      */
     public record Decoder(
             boolean takesEmbeds, String tokenInput, OnnxJavaType embedsType, String attentionMask, String positionIds,
-            String numLogitsToKeep, String useCacheBranch, long imageMaskValue, String[] pastKeys, String[] pastValues, String[] presentKeys,
+            String numLogitsToKeep, boolean lastLogitsOnly, String useCacheBranch, long imageMaskValue, boolean sharedKvBuffer, String[] pastKeys, String[] pastValues, String[] presentKeys,
             String[] presentValues, OnnxJavaType kvType, long kvHeads, long headDim, String logits, OnnxJavaType logitsType,
             long vocab) {
 
@@ -180,7 +183,10 @@ public final class GraphSignatures {
             throw ModelLoadException.at(dir, file, "logits have " + vocab + " columns but the config says vocab_size " + config.vocabSize());
         }
         long imageMark = embeds && config.attentionMaskImageValue() != null ? config.attentionMaskImageValue() : 0;
-        return new Decoder(embeds, token, embeds ? tokenInfo.type : null, names.attentionMask(), positions, keep, cacheBranch, imageMark,
+        long[] logitsShape = logits.getShape();
+        boolean lastOnly = keep != null || (logitsShape.length == 3 && logitsShape[1] == 1);
+        return new Decoder(embeds, token, embeds ? tokenInfo.type : null, names.attentionMask(), positions, keep, lastOnly, cacheBranch,
+                imageMark, config.kvCacheSharedBuffer(),
                 pk, pv, ok, ov, kvType, kvHeads, headDim, names.logits(), logits.type, vocab);
     }
 

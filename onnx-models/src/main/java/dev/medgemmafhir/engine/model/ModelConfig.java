@@ -51,7 +51,8 @@ public record ModelConfig(
         String chatTemplate,
         Integer defaultTopK,
         Double defaultTopP,
-        Long attentionMaskImageValue) {
+        Long attentionMaskImageValue,
+        boolean kvCacheSharedBuffer) {
 
     /** Reads the JSON files of {@code dir} for {@code layout}. */
     public static ModelConfig read(Path dir, Layout layout) {
@@ -143,7 +144,8 @@ public record ModelConfig(
         return new ModelConfig(modelType, hidden, layers, kvHeads, headDim, vocab, context, List.copyOf(eos), bos, bosToken,
                 imageTokenId, boi, eoi, imageToken, imageSeq, template,
                 generation.integer("top_k"), generation.number("top_p"),
-                imageMaskValue(JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD)));
+                imageMaskValue(JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD)),
+                JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD).at("kvCacheSharedBuffer").asBoolean(false));
     }
 
     private static Long imageMaskValue(JsonFile conversion) {

@@ -73,6 +73,10 @@ public class PullCommand implements Callable<Integer> {
           + " with 'models convert' to this dtype (q4 or fp32); the checkpoint is deleted afterwards unless --keep-source.")
   String convert;
 
+  @Option(names = "--attention", defaultValue = ConversionOptions.DEFAULT_ATTENTION,
+      description = "With --convert: fused (ONNX Runtime's fused attention ops) or standard (plain ONNX ops) (default: ${DEFAULT-VALUE}).")
+  String attention;
+
   @Option(names = "--keep-source", description = "With --convert: keep the pulled checkpoint beside the model (DIR.checkpoint).")
   boolean keepSource;
 
@@ -122,15 +126,17 @@ public class PullCommand implements Callable<Integer> {
   private int pullAndConvert(HubClient hub, Path dir, PullProgress progress) {
     ConversionOptions options;
     try {
-      options = new ConversionOptions(convert, ConversionOptions.STANDARD);
+      options = new ConversionOptions(convert, attention == null ? ConversionOptions.DEFAULT_ATTENTION : attention);
     } catch (ConversionException e) {
       System.err.println("error: " + e.getMessage());
       return 2;
     }
     JsonNode done = Converter.conversionRecord(dir);
     if (done != null && !force && repo.equals(done.path("source").path("repository").asText())
-        && options.dtype().equals(done.path("options").path("dtype").asText())) {
-      System.err.println(dir + " already holds " + repo + " converted to " + options.dtype() + "; nothing to do");
+        && options.dtype().equals(done.path("options").path("dtype").asText())
+        && options.attention().equals(done.path("options").path("attention").asText())) {
+      System.err.println(dir + " already holds " + repo + " converted to " + options.dtype() + " (" + options.attention()
+          + " attention); nothing to do");
       System.out.println(dir.toAbsolutePath().normalize());
       return 0;
     }

@@ -61,9 +61,24 @@ final class ConvertedGraphs implements AutoCloseable {
 
     /** As above; with {@code markImages} the attention mask marks image tokens with 2, as the engine does. */
     float[][] prefillLogits(long[] ids, int imageToken, float[][] imageFeatures, boolean markImages) throws OrtException {
+        return run(ids, imageToken, imageFeatures, markImages, 0);
+    }
+
+    /**
+     * The last position's logits of a prefill of {@code ids}: what both the standard graph (asked
+     * for one row) and the fused graph (which returns no other) compute.
+     */
+    float[] lastLogits(long[] ids, int imageToken, float[][] imageFeatures, boolean markImages) throws OrtException {
+        float[][] rows = run(ids, imageToken, imageFeatures, markImages, 1);
+        return rows[rows.length - 1];
+    }
+
+    private float[][] run(long[] ids, int imageToken, float[][] imageFeatures, boolean markImages, long keep) throws OrtException {
         Map<String, OnnxTensor> inputs = new HashMap<>();
         try {
-            inputs.put("num_logits_to_keep", OnnxTensor.createTensor(env, 0L));
+            if (decoder.getInputNames().contains("num_logits_to_keep")) {
+                inputs.put("num_logits_to_keep", OnnxTensor.createTensor(env, keep));
+            }
             OnnxTensor idTensor = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {1, ids.length});
             if (embed == null) {
                 inputs.put("input_ids", idTensor);
@@ -74,7 +89,7 @@ final class ConvertedGraphs implements AutoCloseable {
                 }
                 int f = 0;
                 for (int i = 0; i < ids.length; i++) {
-                    if (ids[i] == imageToken && imageFeatures != null) {
+                    if (ids[i] == imageToken && imageFeatures != null && f < imageFeatures.length) {
                         rows[i] = imageFeatures[f++];
                     }
                 }

@@ -1,0 +1,320 @@
+package dev.medgemmafhir.engine.convert;
+
+import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.engine.ChatMessage;
+import dev.medgemmafhir.engine.ContentPart;
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.engine.TextStreamListener;
+import dev.medgemmafhir.engine.GenerationParams;
+import dev.medgemmafhir.engine.MedGemmaModel;
+import dev.medgemmafhir.engine.forge.CheckpointForge;
+import dev.medgemmafhir.engine.forge.GemmaReference;
+import dev.medgemmafhir.engine.model.RuntimeOptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.LOGIT_TOLERANCE;
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.NEW_TOKENS;
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.argmax;
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.boxed;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code --attention fused} (GroupQueryAttention with the sliding window, RotaryEmbedding,
+ * simplified norms, last-position logits) against {@code --attention standard} and the independent
+ * plain-Java reference, on forged checkpoints of 7 layers with a window of 4 (shorter than every
+ * prompt), text and image + text, fp32 and q4.
+ *
+ * <p>Tolerance: fused and standard graphs compute the same function with the same fp32 weights
+ * (or the same 4-bit blocks, since both quantize with one quantizer); only the order of float
+ * operations differs (one softmax kernel instead of MatMul/Add/Softmax, a fused norm). On these
+ * logits (magnitude ~1-10) that moves the result by ~1e-6, so both are held to the converter's
+ * bar against the reference, {@link ConverterAgreementTest#LOGIT_TOLERANCE} (1e-4): 100 times the
+ * rounding, far below what any wrong mask, window, position or norm changes (> 1e-2).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class FusedAttentionAgreementTest {
+
+    @TempDir
+    static Path temp;
+
+    CheckpointForge.Forged text;
+    CheckpointForge.Forged image;
+    Path fp32Standard;
+    Path fp32Fused;
+    Path q4Standard;
+    Path q4Fused;
+    Path imageFused;
+    List<int[]> prompts;
+
+    @BeforeAll
+    void convert() {
+        text = CheckpointForge.forge(temp.resolve("text"), CheckpointForge.Shape.tiny(), false, CheckpointForge.Naming.RELEASED, 2, 11);
+        fp32Standard = convert(text, "fp32", "standard");
+        fp32Fused = convert(text, "fp32", "fused");
+        q4Standard = convert(text, "q4", "standard");
+        q4Fused = convert(text, "q4", "fused");
+        image = CheckpointForge.forge(temp.resolve("image"), CheckpointForge.Shape.tiny(), true, CheckpointForge.Naming.NEWER, 1, 5);
+        imageFused = convert(image, "fp32", "fused");
+        prompts = ConverterAgreementTest.prompts(4, 29);
+    }
+
+    private static Path convert(CheckpointForge.Forged ck, String dtype, String attention) {
+        return Converter.convert(ck.dir(), temp.resolve(ck.dir().getFileName() + "-" + dtype + "-" + attention),
+                new ConversionOptions(dtype, attention), ConversionProgress.NONE).directory();
+    }
+
+    @Test
+    void fusedFp32LogitsMatchTheReferenceAndTheStandardGraphAtEveryPosition() throws Exception {
+        GemmaReference reference = new GemmaReference(text, true);
+        CheckpointForge.Shape s = text.shape();
+        double vsReference = 0;
+        double vsStandard = 0;
+        try (ConvertedGraphs fused = new ConvertedGraphs(fp32Fused, "", false, s.layers(), s.kvHeads(), s.headDim());
+             ConvertedGraphs standard = new ConvertedGraphs(fp32Standard, "", false, s.layers(), s.kvHeads(), s.headDim())) {
+            for (int[] prompt : prompts) {
+                double[][] expected = reference.logits(prompt, -1, null);
+                for (int length = 1; length <= prompt.length; length++) {
+                    long[] prefix = Arrays.stream(prompt, 0, length).asLongStream().toArray();
+                    float[] actual = fused.lastLogits(prefix, -1, null, false);
+                    vsReference = Math.max(vsReference, maxAbsDiff(expected[length - 1], actual));
+                    vsStandard = Math.max(vsStandard, maxAbsDiff(actual, standard.lastLogits(prefix, -1, null, false)));
+                }
+            }
+        }
+        System.out.printf("fused fp32: largest logit difference %.2e vs reference, %.2e vs standard%n", vsReference, vsStandard);
+        assertTrue(vsReference < LOGIT_TOLERANCE, "fused vs reference " + vsReference);
+        assertTrue(vsStandard < LOGIT_TOLERANCE, "fused vs standard " + vsStandard);
+    }
+
+    @Test
+    void engineDecodesTheSameTokensOnFusedAndStandardGraphs() {
+        GemmaReference reference = new GemmaReference(text, true);
+        try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults());
+             MedGemmaModel standard = MedGemmaModel.load(fp32Standard, "fp32", RuntimeOptions.defaults());
+             MedGemmaModel fusedQ4 = MedGemmaModel.load(q4Fused, "q4", RuntimeOptions.defaults());
+             MedGemmaModel standardQ4 = MedGemmaModel.load(q4Standard, "q4", RuntimeOptions.defaults());
+             MedGemmaModel chunked = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults().withPrefillChunkTokens(3))) {
+            for (int[] prompt : prompts) {
+                List<Integer> expected = reference.greedy(prompt, NEW_TOKENS, -1, null);
+                assertEquals(expected, greedy(fused, prompt), "fused fp32 vs reference on " + Arrays.toString(prompt));
+                // Prefill in runs of 3 tokens: GroupQueryAttention's later runs attend to the cache of the earlier ones.
+                assertEquals(expected, greedy(chunked, prompt), "fused fp32, chunked prefill, on " + Arrays.toString(prompt));
+                assertEquals(greedy(standard, prompt), greedy(fused, prompt), "fused vs standard fp32 on " + Arrays.toString(prompt));
+                assertEquals(greedy(standardQ4, prompt), greedy(fusedQ4, prompt), "fused vs standard q4 on " + Arrays.toString(prompt));
+            }
+        }
+    }
+
+    @Test
+    void fusedQ4MatchesStandardQ4AndFollowsFp32() throws Exception {
+        CheckpointForge.Shape s = text.shape();
+        double vsStandard = 0;
+        double vsFp32 = 0;
+        int agree = 0;
+        int positions = 0;
+        try (ConvertedGraphs fused = new ConvertedGraphs(q4Fused, "_q4", false, s.layers(), s.kvHeads(), s.headDim());
+             ConvertedGraphs standard = new ConvertedGraphs(q4Standard, "_q4", false, s.layers(), s.kvHeads(), s.headDim());
+             ConvertedGraphs fp32 = new ConvertedGraphs(fp32Fused, "", false, s.layers(), s.kvHeads(), s.headDim())) {
+            for (int[] prompt : prompts) {
+                for (int length = 1; length <= prompt.length; length++) {
+                    long[] prefix = Arrays.stream(prompt, 0, length).asLongStream().toArray();
+                    float[] q4 = fused.lastLogits(prefix, -1, null, false);
+                    float[] full = fp32.lastLogits(prefix, -1, null, false);
+                    vsStandard = Math.max(vsStandard, maxAbsDiff(q4, standard.lastLogits(prefix, -1, null, false)));
+                    vsFp32 = Math.max(vsFp32, maxAbsDiff(q4, full));
+                    agree += argmax(q4) == argmax(full) ? 1 : 0;
+                    positions++;
+                }
+            }
+        }
+        double rate = (double) agree / positions;
+        System.out.printf("fused q4: largest logit difference %.2e vs standard q4; vs fused fp32 top-1 agreement %.1f%% over %d"
+                + " positions, largest logit difference %.3f%n", vsStandard, 100 * rate, positions, vsFp32);
+        assertTrue(vsStandard < LOGIT_TOLERANCE, "fused q4 vs standard q4 " + vsStandard);
+        assertTrue(rate >= 0.5, "top-1 agreement " + rate);
+        assertTrue(vsFp32 > 0, "q4 logits identical to fp32: the weights were not quantized");
+    }
+
+    @Test
+    void fusedImageTextDecoderKeepsTheImageBidirectional() throws Exception {
+        CheckpointForge.Shape s = image.shape();
+        GemmaReference reference = new GemmaReference(image, true);
+        GemmaReference causal = new GemmaReference(image, false);
+        int imageToken = image.tokens().imageSoftToken();
+        int[] prompt = ImageTextConversionTest.imagePrompt(image, s.mmTokensPerImage());
+        double[][][] pixels = ImageTextConversionTest.pixels(s.imageSize(), 3);
+        double[][] expectedFeatures = reference.imageFeatures(pixels);
+        double[][] bidirectional = reference.logits(prompt, imageToken, expectedFeatures);
+        double[][] plainlyCausal = causal.logits(prompt, imageToken, expectedFeatures);
+        double vsOriginal = 0;
+        double vsCausal = 0;
+        double causalVsOriginal = 0;
+        try (ConvertedGraphs graphs = new ConvertedGraphs(imageFused, "", true, s.layers(), s.kvHeads(), s.headDim())) {
+            float[][] features = graphs.imageFeatures(pixels);
+            int firstImage = Arrays.stream(prompt).boxed().toList().indexOf(imageToken);
+            for (int length = firstImage + 1; length <= prompt.length; length++) {
+                long[] prefix = Arrays.stream(prompt, 0, length).asLongStream().toArray();
+                if (length < prompt.length && prompt[length] == imageToken) {
+                    continue; // a prefix that cuts the image is not a prompt the engine would run
+                }
+                float[] marked = graphs.lastLogits(prefix, imageToken, features, true);
+                float[] unmarked = graphs.lastLogits(prefix, imageToken, features, false);
+                vsOriginal = Math.max(vsOriginal, maxAbsDiff(bidirectional[length - 1], marked));
+                vsCausal = Math.max(vsCausal, maxAbsDiff(plainlyCausal[length - 1], unmarked));
+                causalVsOriginal = Math.max(causalVsOriginal, maxAbsDiff(bidirectional[length - 1], unmarked));
+            }
+        }
+        System.out.printf("fused image + text: image prompt vs original %.2e; 0/1 mask vs causal reference %.2e (vs original %.2f)%n",
+                vsOriginal, vsCausal, causalVsOriginal);
+        assertTrue(vsOriginal < LOGIT_TOLERANCE, "image prompt vs original " + vsOriginal);
+        assertTrue(vsCausal < LOGIT_TOLERANCE, "0/1 mask vs causal reference " + vsCausal);
+        assertTrue(causalVsOriginal > 100 * LOGIT_TOLERANCE, "the image's bidirectionality made no difference: the test cannot tell");
+
+        try (MedGemmaModel model = MedGemmaModel.load(imageFused, "fp32", RuntimeOptions.defaults())) {
+            for (int[] p : ConverterAgreementTest.prompts(2, 43)) {
+                assertEquals(reference.greedy(p, NEW_TOKENS, -1, null), greedy(model, p));
+            }
+            // Through the chat API: the engine's preprocessing, template, image features and image marking, then decode steps
+            // on the fused path (the image prefill takes the standard-attention branch, the steps GroupQueryAttention).
+            double[][][] px = ImageTextConversionTest.pixels(s.imageSize(), 9);
+            GenerationResult result = model.generate(new GenerationRequest(List.of(ChatMessage.user(
+                    new ContentPart.Image(ImageTextConversionTest.png(px)), new ContentPart.Text("what is shown?"))),
+                    GenerationParams.greedy(NEW_TOKENS)), TextStreamListener.NONE, Cancellation.none());
+            List<Integer> expected = reference.greedy(result.promptTokenIds(), NEW_TOKENS, imageToken, reference.imageFeatures(px));
+            List<Integer> actual = boxed(result.generatedTokenIds());
+            assertEquals(s.mmTokensPerImage(), Arrays.stream(result.promptTokenIds()).filter(id -> id == imageToken).count());
+            assertTrue(!actual.isEmpty() && actual.equals(expected.subList(0, actual.size())),
+                    "engine " + actual + " vs original " + expected);
+        }
+    }
+
+    /**
+     * Concurrent generations share decode steps on the fused graph: rows left-padded to the longest, padding masked
+     * through GroupQueryAttention's attention_bias, one cache buffer as past and present. Each gets its tokens alone.
+     */
+    @Test
+    void batchedFusedDecodingGivesEachRequestItsTokensAlone() throws Exception {
+        List<int[]> mixed = ConverterAgreementTest.prompts(6, 71);
+        for (Path dir : List.of(fp32Fused, q4Fused)) {
+            try (MedGemmaModel alone = MedGemmaModel.load(dir, null, RuntimeOptions.defaults().withMaxBatch(1));
+                 MedGemmaModel batched = MedGemmaModel.load(dir, null, RuntimeOptions.defaults().withMaxBatch(4))) {
+                List<List<Integer>> expected = new java.util.ArrayList<>();
+                for (int i = 0; i < mixed.size(); i++) {
+                    expected.add(greedy(alone, mixed.get(i), 6 + 3 * i));
+                }
+                java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(mixed.size());
+                try {
+                    List<java.util.concurrent.Future<List<Integer>>> got = new java.util.ArrayList<>();
+                    for (int i = 0; i < mixed.size(); i++) {
+                        int[] prompt = mixed.get(i);
+                        int limit = 6 + 3 * i;
+                        got.add(pool.submit(() -> greedy(batched, prompt, limit)));
+                    }
+                    for (int i = 0; i < mixed.size(); i++) {
+                        assertEquals(expected.get(i), got.get(i).get(120, java.util.concurrent.TimeUnit.SECONDS), dir + " request " + i);
+                    }
+                } finally {
+                    pool.shutdownNow();
+                }
+                long[] steps = batched.batchStatistics()[0];
+                long shared = 0;
+                for (int rows = 2; rows < steps.length; rows++) {
+                    shared += steps[rows];
+                }
+                assertTrue(shared > 0, "no decode step ran more than one sequence: " + Arrays.toString(steps));
+            }
+        }
+    }
+
+    /**
+     * The Java API's pinned outputs do give GroupQueryAttention its shared-buffer mode: one direct buffer passed as a
+     * layer's past and as its pinned present comes back with the new column written in place and every other column
+     * untouched (outside shared mode the kernel zero-fills the present first, and a copied output would not land there).
+     */
+    @Test
+    void onePinnedBufferServesAsPastAndPresent() throws Exception {
+        CheckpointForge.Shape s = text.shape();
+        ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+        int capacity = 12;
+        int past = 5;
+        float sentinel = 7.25f;
+        try (ai.onnxruntime.OrtSession session = env.createSession(fp32Fused.resolve("onnx/model.onnx").toString(),
+                new ai.onnxruntime.OrtSession.SessionOptions())) {
+            int floats = s.kvHeads() * capacity * s.headDim();
+            java.nio.ByteBuffer[] cache = new java.nio.ByteBuffer[2 * s.layers()];
+            java.util.Map<String, ai.onnxruntime.OnnxTensor> inputs = new java.util.HashMap<>();
+            java.util.Map<String, ai.onnxruntime.OnnxValue> pinned = new java.util.HashMap<>();
+            long[] shape = {1, s.kvHeads(), capacity, s.headDim()};
+            try {
+                for (int t = 0; t < cache.length; t++) {
+                    cache[t] = java.nio.ByteBuffer.allocateDirect(floats * 4).order(java.nio.ByteOrder.nativeOrder());
+                    for (int i = 0; i < floats; i++) {
+                        cache[t].putFloat(i * 4, sentinel);
+                    }
+                    String kind = t % 2 == 0 ? "key" : "value";
+                    inputs.put("past_key_values." + t / 2 + "." + kind, ai.onnxruntime.OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
+                    pinned.put("present." + t / 2 + "." + kind, ai.onnxruntime.OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
+                }
+                inputs.put("input_ids", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {{42}}));
+                inputs.put("position_ids", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {{past + 1}}));
+                long[] mask = new long[past + 1];
+                Arrays.fill(mask, 1);
+                inputs.put("attention_mask", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {mask}));
+                java.util.Map<String, ai.onnxruntime.OnnxTensorLike> feeds = new java.util.HashMap<>(inputs);
+                try (ai.onnxruntime.OrtSession.Result r = session.run(feeds, java.util.Set.of("logits"), pinned)) {
+                    assertTrue(r.get("logits").isPresent());
+                }
+            } finally {
+                inputs.values().forEach(ai.onnxruntime.OnnxTensor::close);
+                pinned.values().forEach(ai.onnxruntime.OnnxValue::close);
+            }
+            for (int t = 0; t < cache.length; t++) {
+                for (int h = 0; h < s.kvHeads(); h++) {
+                    for (int col = 0; col < capacity; col++) {
+                        float first = cache[t].getFloat(((h * capacity + col) * s.headDim()) * 4);
+                        if (col == past) {
+                            assertTrue(first != sentinel, "tensor " + t + " head " + h + ": the new column was not written in place");
+                        } else {
+                            assertEquals(sentinel, first, "tensor " + t + " head " + h + " column " + col + " was rewritten");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static List<Integer> greedy(MedGemmaModel model, int[] prompt, int newTokens) {
+        return boxed(model.generateTokens(prompt, GenerationParams.greedy(newTokens), false, Cancellation.none()).generatedTokenIds());
+    }
+
+    private static List<Integer> greedy(MedGemmaModel model, int[] prompt) {
+        return boxed(model.generateTokens(prompt, GenerationParams.greedy(NEW_TOKENS), false, Cancellation.none()).generatedTokenIds());
+    }
+
+    private static double maxAbsDiff(double[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length);
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        }
+        return worst;
+    }
+
+    private static double maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+}
