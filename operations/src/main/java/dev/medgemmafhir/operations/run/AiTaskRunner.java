@@ -15,6 +15,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.hl7.fhir.r4.model.Resource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,9 +53,10 @@ public final class AiTaskRunner {
 
   /** Synchronous: a full queue is a 429 now. */
   public Resource runNow(AiTask task) {
+    long arrived = System.nanoTime();
     task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, Cancellation.none());
+      return generateAndWrite(task, Progress.NONE, Cancellation.none(), arrived);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InternalErrorException("Interrupted while waiting for the model");
@@ -63,6 +65,7 @@ public final class AiTaskRunner {
 
   /** Asynchronous: the job waits for its turn. */
   public Resource runAccepted(AiTask task, Progress progress, Cancellation cancellation) {
+    long started = System.nanoTime();
     progress.report("fetching inputs");
     task.request(); // inputs are fetched before taking a model slot
     if (cancellation.isCancelled()) {
@@ -73,21 +76,24 @@ public final class AiTaskRunner {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
-      return generateAndWrite(task, progress, cancellation);
+      return generateAndWrite(task, progress, cancellation, started);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
     }
   }
 
-  private Resource generateAndWrite(AiTask task, Progress progress, Cancellation cancellation) {
+  /** @param started when the task began (inputs, the wait for a model slot and the prefill count toward first text) */
+  private Resource generateAndWrite(AiTask task, Progress progress, Cancellation cancellation, long started) {
     int maxTokens = task.request().params().maxNewTokens();
     AtomicInteger chars = new AtomicInteger();
+    AtomicLong firstText = new AtomicLong();
     progress.report("generating (limit " + maxTokens + " tokens)");
     GenerationResult generated;
     long start = System.nanoTime();
     try {
       generated = task.model().engine().generate(task.request(), delta -> {
+        firstText.compareAndSet(0, System.nanoTime());
         int total = chars.addAndGet(delta.length());
         progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
       }, cancellation);
@@ -113,9 +119,12 @@ public final class AiTaskRunner {
       return draft.resource();
     }
     Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
-    log.info("{} wrote {} for {} with model {} ({} tokens, stop: {})", task.operation(),
+    // Timings only (never text): first text / done, in ms since the task began, model queue included.
+    long done = System.nanoTime();
+    log.info("{} wrote {} for {} with model {} ({} tokens, stop: {}; first text after {} ms, done after {} ms)", task.operation(),
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
-        generated.generatedTokenIds().length, generated.stopReason());
+        generated.generatedTokenIds().length, generated.stopReason(),
+        firstText.get() == 0 ? -1 : (firstText.get() - started) / 1_000_000, (done - started) / 1_000_000);
     return stored;
   }
 
