@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.context;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static dev.medgemmafhir.operations.context.FactText.concept;
 import static dev.medgemmafhir.operations.context.FactText.concepts;
 import static dev.medgemmafhir.operations.context.FactText.date;
@@ -273,7 +274,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   /** Drafts this server wrote are not clinical input: summarising them would echo the model. */
   static boolean isAiWritten(Resource resource) {
     return resource.getMeta().getSecurity().stream()
-        .anyMatch(c -> AiTransparency.OBSERVATION_VALUE.equals(c.getSystem()) && AiTransparency.AIAST.equals(c.getCode()));
+        .anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem()) && AiVocabulary.AIAST.equals(c.getCode()));
   }
 
   private <T extends IBaseResource> List<T> search(Class<T> type, String param, String reference, RequestDetails request) {

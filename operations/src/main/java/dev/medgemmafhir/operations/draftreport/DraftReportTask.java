@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.draftreport;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.operations.AiTransparency;
@@ -91,7 +92,7 @@ public final class DraftReportTask implements AiTask {
 
     DiagnosticReport report = new DiagnosticReport();
     report.getMeta().addSecurity(AiTransparency.aiast());
-    report.addIdentifier().setSystem(AiTransparency.DRAFT_IDENTIFIER_SYSTEM).setValue(plan.idempotencyKey());
+    report.addIdentifier().setSystem(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM).setValue(plan.idempotencyKey());
     report.setStatus(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
     report.addCategory(new CodeableConcept().addCoding(new Coding(LOINC, RADIOLOGY_CATEGORY, "Radiology")));
     report.addCategory(new CodeableConcept().addCoding(new Coding(V2_0074, "RAD", "Radiology")));
@@ -159,7 +160,7 @@ public final class DraftReportTask implements AiTask {
   }
 
   private Extension inputSummary(GenerationResult generated) {
-    Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
+    Extension ext = new Extension(AiVocabulary.CONTEXT_EXTENSION);
     ext.addExtension("imagesIncluded", new IntegerType(fetched().images().size()));
     ext.addExtension("imagesOmitted", new IntegerType(plan.imagesOmitted()));
     if (fetched().missing() > 0) {

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.run;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
@@ -57,7 +58,7 @@ public final class ResultWriter {
   /** The draft an earlier identical request wrote, if any. */
   public Optional<Resource> findDraft(String type, String idempotencyKey) {
     SearchParameterMap byKey = SearchParameterMap.newSynchronous()
-        .add("identifier", new TokenParam(AiTransparency.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
+        .add("identifier", new TokenParam(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
     List<IBaseResource> found = daos.getResourceDao(type).search(byKey, new SystemRequestDetails()).getResources(0, 1);
     return found.stream().map(Resource.class::cast).findFirst();
   }
@@ -88,7 +89,7 @@ public final class ResultWriter {
     String type = draft.resource().fhirType();
     tx.addEntry().setFullUrl(placeholders.draft().getReference()).setResource(draft.resource())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl(type)
-        .setIfNoneExist("identifier=" + AiTransparency.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
+        .setIfNoneExist("identifier=" + AiVocabulary.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
     tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(draft.provenance())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
     supersede(draft, tx, supersedes, idempotencyKey);

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.summarize;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.engine.GenerationParams;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.GenerationResult;
@@ -89,7 +90,7 @@ public final class SummarizeTask implements AiTask {
         .add(DocumentReference.SP_ENCOUNTER, new ca.uhn.fhir.rest.param.ReferenceParam(target()))
         .add(DocumentReference.SP_TYPE, new ca.uhn.fhir.rest.param.TokenParam("http://loinc.org", style.loinc()))
         .add(DocumentReference.SP_STATUS, new ca.uhn.fhir.rest.param.TokenParam("current"))
-        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiTransparency.OBSERVATION_VALUE, AiTransparency.AIAST)));
+        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST)));
   }
 
   /**
@@ -138,7 +139,7 @@ public final class SummarizeTask implements AiTask {
 
     DocumentReference doc = new DocumentReference();
     doc.getMeta().addSecurity(AiTransparency.aiast());
-    doc.addIdentifier().setSystem(AiTransparency.DRAFT_IDENTIFIER_SYSTEM).setValue(idempotencyKey);
+    doc.addIdentifier().setSystem(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM).setValue(idempotencyKey);
     doc.setStatus(Enumerations.DocumentReferenceStatus.CURRENT);
     doc.setDocStatus(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
     doc.setType(new CodeableConcept().addCoding(new Coding("http://loinc.org", style.loinc(), style.loincDisplay())));
@@ -169,7 +170,7 @@ public final class SummarizeTask implements AiTask {
   }
 
   private Extension inputSummary(Citations.Resolved cited, GenerationResult generated) {
-    Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
+    Extension ext = new Extension(AiVocabulary.CONTEXT_EXTENSION);
     ext.addExtension("factsIncluded", new IntegerType(fitted.included().size()));
     ext.addExtension("factsOmitted", new IntegerType(fitted.omitted()));
     fitted.omittedByType().forEach((type, count) -> {

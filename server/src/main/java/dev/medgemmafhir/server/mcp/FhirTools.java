@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.mcp;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.context.FhirContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -35,7 +36,7 @@ import org.hl7.fhir.r4.model.Type;
  */
 public final class FhirTools {
 
-  static final String AIAST = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST";
+  static final String AIAST = AiVocabulary.AIAST_TOKEN;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final LoopbackFhir fhir;
@@ -268,7 +269,7 @@ public final class FhirTools {
     draft.put("date", type.equals("DocumentReference") ? resource.path("date").asText() : resource.path("issued").asText());
     boolean ai = false;
     for (JsonNode label : resource.path("meta").path("security")) {
-      ai |= "AIAST".equals(label.path("code").asText());
+      ai |= AiVocabulary.AIAST.equals(label.path("code").asText());
     }
     draft.put("aiGenerated", ai);
     JsonNode attachment = type.equals("DocumentReference")
