@@ -22,6 +22,7 @@ import dev.medgemmafhir.operations.draftreport.DraftReporter;
 import dev.medgemmafhir.operations.context.JpaEncounterContext;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
+import dev.medgemmafhir.operations.run.AiOperationFlow;
 import dev.medgemmafhir.operations.run.AiTaskRunner;
 import dev.medgemmafhir.operations.run.ResultWriter;
 import dev.medgemmafhir.operations.summarize.SummarizeOperation;
@@ -146,11 +147,18 @@ public class OperationsWiring {
     return new AsyncKickoff(jobs, (kickoff, status, result) -> audit.ifAvailable(a -> a.recordJobEnd(kickoff, status, result)));
   }
 
-  /** Unknown, misspelt, repeated or mistyped parameters of the AI operations are 400s. */
+  /** Unknown, misspelt, repeated or mistyped parameters of the AI operations and of $verify are 400s. */
   @Bean
   @Qualifier(FHIR_INTERCEPTOR)
   public OperationParameters operationParameters(FhirContext fhir) {
-    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class);
+    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class,
+        dev.medgemmafhir.interceptors.review.ClinicianReviewProvider.class);
+  }
+
+  /** The one flow of every AI operation: dry run, earlier draft, sync or async. */
+  @Bean
+  public AiOperationFlow aiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+    return new AiOperationFlow(runner, writer, async);
   }
 
   @Bean
@@ -169,11 +177,11 @@ public class OperationsWiring {
   @Bean
   @Qualifier(FHIR_PROVIDER)
   public SummarizeOperation summarizeOperation(EncounterContextStrategy strategy, ModelCatalog catalog,
-      AiTaskRunner runner, ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties) {
+      AiOperationFlow flow, MedGemmaProperties properties) {
     MedGemmaProperties.Operation config = properties.operations().summarize();
     Summarizer summarizer = new Summarizer(strategy, catalog,
         new Summarizer.Limits(config.defaultMaxTokens(), config.maxTokens()));
-    return new SummarizeOperation(summarizer, runner, writer, async);
+    return new SummarizeOperation(summarizer, flow);
   }
 
   /** The PACS client: {@code $draft-report} fetches images with it, the review app shows them through it. */
@@ -186,12 +194,12 @@ public class OperationsWiring {
 
   @Bean
   @Qualifier(FHIR_PROVIDER)
-  public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiTaskRunner runner,
-      ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties, DicomWeb dicomWeb) {
+  public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiOperationFlow flow,
+      MedGemmaProperties properties, DicomWeb dicomWeb) {
     MedGemmaProperties.DraftReport config = properties.operations().draftReport();
     DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, new DraftReporter.Limits(
         config.defaultMaxTokens(), config.maxTokens(), config.defaultMaxImages(), config.maxImages(),
         config.maxImagesPerSeries()));
-    return new DraftReportOperation(reporter, runner, writer, async);
+    return new DraftReportOperation(reporter, flow);
   }
 }

@@ -310,7 +310,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     var in = definition.getParameter().stream()
         .filter(p -> p.getUse() == OperationDefinition.OperationParameterUse.IN).toList();
     assertThat(in).extracting(p -> p.getName())
-        .containsExactlyInAnyOrder("persist", "maxTokens", "model", "indication", "image", "maxImages");
+        .containsExactlyInAnyOrder("persist", "maxTokens", "model", "indication", "image", "maxImages", "dryRun");
     assertThat(in).allSatisfy(p -> assertThat(p.getDocumentation()).isNotBlank());
     var image = in.stream().filter(p -> p.getName().equals("image")).findFirst().orElseThrow();
     assertThat(image.getType()).isEqualTo("Attachment");
