@@ -107,8 +107,12 @@ public class AuditEventInterceptor {
   }
 
   static boolean audited(RequestDetails request) {
-    return request != null && request.getOperation() != null && request.getId() != null
-        && AUDITED_OPERATIONS.contains(normalise(request.getOperation()));
+    if (request == null || request.getOperation() == null) {
+      return false;
+    }
+    String operation = normalise(request.getOperation());
+    // [base]/$ask has no target resource and is audited all the same.
+    return AUDITED_OPERATIONS.contains(operation) && (request.getId() != null || AiVocabulary.ASK.equals(operation));
   }
 
   private void record(RequestDetails request, int status, IBaseResource result) {
@@ -116,7 +120,7 @@ public class AuditEventInterceptor {
       return;
     }
     String operation = normalise(request.getOperation());
-    String target = request.getResourceName() + "/" + request.getId().getIdPart();
+    String target = request.getId() == null ? null : request.getResourceName() + "/" + request.getId().getIdPart();
     long unrecorded = 0;
     if (status == 401 && SmartPrincipal.of(request).isEmpty()) {
       unrecorded = unauthenticated.take();
@@ -180,7 +184,7 @@ public class AuditEventInterceptor {
         .setWho(device));
 
     event.addEntity()
-        .setWhat(new Reference(target))
+        .setWhat(target == null ? new Reference().setDisplay("[base]/" + operation) : new Reference(target))
         .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
         .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"))
         .addDetail().setType("duration-ms").setValue(new StringType(

@@ -35,7 +35,7 @@ public final class AiOperationFlow {
     if (dryRun) {
       return task.preview();
     }
-    Optional<Resource> existing = task.persist() ? writer.findDraft(task.draftType(), task.idempotencyKey())
+    Optional<Resource> existing = task.persist() && task.reusesEarlierDraft() ? writer.findDraft(task.draftType(), task.idempotencyKey())
         : Optional.empty();
     if (existing.isPresent()) {
       return existing.get();

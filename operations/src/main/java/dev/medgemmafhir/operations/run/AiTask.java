@@ -61,6 +61,19 @@ public interface AiTask {
   org.hl7.fhir.r4.model.Parameters preview();
 
   /**
+   * Whether a retry over unchanged inputs is answered with the draft already written (drafts: yes;
+   * answers to questions are conversation, each asked anew).
+   */
+  default boolean reusesEarlierDraft() {
+    return persist();
+  }
+
+  /** What the caller gets for the draft: the stored (or unsaved) resource itself, unless the operation answers otherwise. */
+  default Resource reply(Resource draft) {
+    return draft;
+  }
+
+  /**
    * Builds the draft and its Provenance from the model's answer.
    *
    * @param device the author: a transaction-local reference when persisting, else a logical one

@@ -110,13 +110,13 @@ public final class AiTaskRunner {
         : new ResultWriter.Placeholders(task.model().deviceLogicalReference(), null);
     AiTask.Draft draft = task.complete(generated, placeholders.device(), placeholders.draft());
     if (!task.persist()) {
-      return draft.resource();
+      return task.reply(draft.resource());
     }
     Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
     log.info("{} wrote {} for {} with model {} ({} tokens, stop: {})", task.operation(),
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
         generated.generatedTokenIds().length, generated.stopReason());
-    return stored;
+    return task.reply(stored);
   }
 
   private void record(AiTask task, GenerationResult generated, long nanos) {

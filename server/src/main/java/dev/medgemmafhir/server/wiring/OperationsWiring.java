@@ -10,7 +10,13 @@ import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import dev.medgemmafhir.engine.MedGemmaModel;
 import dev.medgemmafhir.engine.model.ExecutionProvider;
 import dev.medgemmafhir.engine.model.RuntimeOptions;
+import dev.medgemmafhir.operations.ask.AskOperation;
+import dev.medgemmafhir.operations.ask.Asker;
 import dev.medgemmafhir.operations.async.AsyncJobStore;
+import dev.medgemmafhir.operations.context.JpaPatientRecord;
+import dev.medgemmafhir.operations.context.RecordSection;
+import dev.medgemmafhir.operations.context.RecordSections;
+import java.util.List;
 import dev.medgemmafhir.operations.async.AsyncJobs;
 import dev.medgemmafhir.operations.OperationParameters;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
@@ -51,6 +57,7 @@ public class OperationsWiring {
     Map<String, String> defaults = new HashMap<>();
     putDefault(defaults, "summarize", properties.operations().summarize().model(), properties);
     putDefault(defaults, "draft-report", properties.operations().draftReport().model(), properties);
+    putDefault(defaults, "ask", properties.operations().ask().model(), properties);
     ModelCatalog catalog = new ModelCatalog(defaults);
     RuntimeOptions options = runtimeOptions(properties.engine());
     properties.models().forEach((id, model) -> {
@@ -151,7 +158,7 @@ public class OperationsWiring {
   @Bean
   @Qualifier(FHIR_INTERCEPTOR)
   public OperationParameters operationParameters(FhirContext fhir) {
-    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class,
+    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class, AskOperation.class,
         dev.medgemmafhir.interceptors.review.ClinicianReviewProvider.class);
   }
 
@@ -182,6 +189,26 @@ public class OperationsWiring {
     Summarizer summarizer = new Summarizer(strategy, catalog,
         new Summarizer.Limits(config.defaultMaxTokens(), config.maxTokens()));
     return new SummarizeOperation(summarizer, flow);
+  }
+
+  /**
+   * The sections a patient's record is read in for {@code $ask}: define a {@code List<RecordSection>} bean
+   * to add one (a site's own note type) or replace them.
+   */
+  @Bean
+  @ConditionalOnMissingBean(name = "recordSections")
+  public List<RecordSection> recordSections() {
+    return RecordSections.defaults();
+  }
+
+  @Bean
+  @Qualifier(FHIR_PROVIDER)
+  public AskOperation askOperation(DaoRegistry daos, @Qualifier("recordSections") List<RecordSection> recordSections,
+      EncounterContextStrategy encounters, ModelCatalog catalog, AiOperationFlow flow, MedGemmaProperties properties) {
+    MedGemmaProperties.Operation config = properties.operations().ask();
+    Asker asker = new Asker(new JpaPatientRecord(daos, recordSections), encounters, catalog,
+        new Asker.Limits(config.defaultMaxTokens(), config.maxTokens()));
+    return new AskOperation(asker, flow);
   }
 
   /** The PACS client: {@code $draft-report} fetches images with it, the review app shows them through it. */
