@@ -1,6 +1,9 @@
 package dev.medgemmafhir.operations.run;
 
 import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.operations.OperationErrors;
 import dev.medgemmafhir.operations.OperationRequestData;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
 import java.util.Optional;
@@ -10,7 +13,8 @@ import org.hl7.fhir.r4.model.Resource;
 /**
  * The one path every AI operation takes once its task is prepared: record the request for the audit
  * trail, answer a dry run with the prompt, answer a retry with the draft an identical request already
- * wrote, then run now or as an asynchronous job. Generating and writing is the {@link AiTaskRunner}'s
+ * wrote, then run now (streamed as server-sent events with
+ * {@code Accept: text/event-stream}, see {@link EventStream}) or as an asynchronous job. Generating and writing is the {@link AiTaskRunner}'s
  * (the writing itself, in one transaction, the {@link ResultWriter}'s), the same for both paths.
  */
 public final class AiOperationFlow {
@@ -43,6 +47,27 @@ public final class AiOperationFlow {
     if (AsyncKickoff.wantsAsync(request)) {
       return async.accept(task, request);
     }
+    if (EventStream.wanted(request)) {
+      return stream(task, request);
+    }
     return runner.runNow(task);
+  }
+
+  /** Runs now, sending the text as it is generated and then the result, or the failure, as events. */
+  private IBaseResource stream(AiTask task, RequestDetails request) {
+    Cancellation cancellation = Cancellation.create();
+    EventStream events = EventStream.of(request, cancellation);
+    Resource result;
+    try {
+      result = runner.runStreaming(task, events::token, cancellation);
+    } catch (AiTaskRunner.Cancelled e) {
+      throw new OperationErrors.ClientClosed("The client closed the stream; $" + task.operation() + " on "
+          + task.target() + " was cancelled and wrote nothing");
+    } catch (BaseServerResponseException e) {
+      events.error(e);
+      throw e;
+    }
+    events.result(result);
+    return result;
   }
 }

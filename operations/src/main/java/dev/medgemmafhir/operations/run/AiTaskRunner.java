@@ -7,6 +7,7 @@ import dev.medgemmafhir.engine.EngineException;
 import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.engine.InvalidInputException;
 import dev.medgemmafhir.engine.StopReason;
+import dev.medgemmafhir.engine.TextStreamListener;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -54,10 +55,24 @@ public final class AiTaskRunner {
   public Resource runNow(AiTask task) {
     task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, Cancellation.none());
+      return generateAndWrite(task, Progress.NONE, TextStreamListener.NONE, Cancellation.none());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InternalErrorException("Interrupted while waiting for the model");
+    }
+  }
+
+  /**
+   * Synchronous with the text streamed as it is generated ({@code Accept: text/event-stream}): a full
+   * queue is a 429 now; {@code cancellation} stops the generation (the client went away) and nothing is written.
+   */
+  public Resource runStreaming(AiTask task, TextStreamListener tokens, Cancellation cancellation) {
+    task.request();
+    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
+      return generateAndWrite(task, Progress.NONE, tokens, cancellation);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Cancelled();
     }
   }
 
@@ -73,14 +88,15 @@ public final class AiTaskRunner {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
-      return generateAndWrite(task, progress, cancellation);
+      return generateAndWrite(task, progress, TextStreamListener.NONE, cancellation);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
     }
   }
 
-  private Resource generateAndWrite(AiTask task, Progress progress, Cancellation cancellation) {
+  private Resource generateAndWrite(AiTask task, Progress progress, TextStreamListener tokens,
+      Cancellation cancellation) {
     int maxTokens = task.request().params().maxNewTokens();
     AtomicInteger chars = new AtomicInteger();
     progress.report("generating (limit " + maxTokens + " tokens)");
@@ -88,6 +104,7 @@ public final class AiTaskRunner {
     long start = System.nanoTime();
     try {
       generated = task.model().engine().generate(task.request(), delta -> {
+        tokens.onText(delta);
         int total = chars.addAndGet(delta.length());
         progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
       }, cancellation);

@@ -162,6 +162,13 @@ public class OperationsWiring {
         dev.medgemmafhir.interceptors.review.ClinicianReviewProvider.class);
   }
 
+  /** Once an AI operation streams ({@code Accept: text/event-stream}), HAPI writes no response of its own after it. */
+  @Bean
+  @Qualifier(FHIR_INTERCEPTOR)
+  public dev.medgemmafhir.operations.run.EventStream eventStream() {
+    return new dev.medgemmafhir.operations.run.EventStream();
+  }
+
   /** The one flow of every AI operation: dry run, earlier draft, sync or async. */
   @Bean
   public AiOperationFlow aiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
