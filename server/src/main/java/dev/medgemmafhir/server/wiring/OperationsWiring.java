@@ -25,6 +25,8 @@ import dev.medgemmafhir.operations.context.EncounterContextStrategy;
 import dev.medgemmafhir.operations.draftreport.DicomWeb;
 import dev.medgemmafhir.operations.draftreport.DraftReportOperation;
 import dev.medgemmafhir.operations.draftreport.DraftReporter;
+import dev.medgemmafhir.operations.draftreport.ImageChoice;
+import dev.medgemmafhir.operations.draftreport.StudyImages;
 import dev.medgemmafhir.operations.context.JpaEncounterContext;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
@@ -226,12 +228,19 @@ public class OperationsWiring {
         pacs.maxImageSize().toBytes(), pacs.authorization(), pacs.allowedAddresses()));
   }
 
+  /** Replace this bean to change which of a study's images $draft-report uses. */
+  @Bean
+  @ConditionalOnMissingBean
+  public ImageChoice imageChoice(DaoRegistry daos, DicomWeb dicomWeb) {
+    return new StudyImages(daos, dicomWeb);
+  }
+
   @Bean
   @Qualifier(FHIR_PROVIDER)
   public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiOperationFlow flow,
-      MedGemmaProperties properties, DicomWeb dicomWeb) {
+      MedGemmaProperties properties, DicomWeb dicomWeb, ImageChoice imageChoice) {
     MedGemmaProperties.DraftReport config = properties.operations().draftReport();
-    DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, new DraftReporter.Limits(
+    DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, imageChoice, new DraftReporter.Limits(
         config.defaultMaxTokens(), config.maxTokens(), config.defaultMaxImages(), config.maxImages(),
         config.maxImagesPerSeries()));
     return new DraftReportOperation(reporter, flow);

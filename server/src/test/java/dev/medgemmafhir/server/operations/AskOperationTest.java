@@ -216,6 +216,7 @@ class AskOperationTest extends AiOperationsServer {
     assertOutcome(post(op, ask("Why?", "questoin", new StringType("x"))), 400, "Unknown parameter 'questoin'");
     assertOutcome(post(op, ask("Why?", "maxTokens", new org.hl7.fhir.r4.model.IntegerType(0))), 400, "maxTokens");
     assertOutcome(post(op, ask("Why?", "model", new StringType("no-such-model"))), 400, "no-such-model");
+    assertOutcome(post("/$ask", ask("Why?", "patient", new StringType("1"))), 400, "Unknown parameter 'patient'");
     assertOutcome(post("/Patient/does-not-exist/$ask", ask("Why?", "model", new StringType(model))), 404);
     assertOutcome(post("/Encounter/does-not-exist/$ask", ask("Why?", "model", new StringType(model))), 404);
     assertThat(written()).isEqualTo(before);
