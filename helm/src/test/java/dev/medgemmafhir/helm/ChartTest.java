@@ -141,6 +141,7 @@ class ChartTest {
     assertFalse(modelId.isEmpty());
     assertTrue(medgemma.path("models").path(modelId).path("path").asText().startsWith("/models/"));
     assertEquals(modelId, medgemma.path("operations").path("draft-report").path("model").asText());
+    assertEquals(modelId, medgemma.path("operations").path("ask").path("model").asText());
     assertEquals(gpu ? "cuda" : "cpu", env(server, "MEDGEMMA_ENGINE_EXECUTION_PROVIDER").getValue());
   }
 

@@ -25,6 +25,13 @@ public final class OperationErrors {
     }
   }
 
+  /** 499 (the client closed the request, nginx's code): a streamed generation was cancelled; only the audit trail sees it. */
+  public static final class ClientClosed extends BaseServerResponseException {
+    public ClientClosed(String message) {
+      super(499, message);
+    }
+  }
+
   /** 503: the model is not loaded (still loading, or failed to load). */
   public static final class ModelUnavailable extends BaseServerResponseException {
     public ModelUnavailable(String message, int retryAfterSeconds) {

@@ -37,7 +37,10 @@ public final class OperationParameters {
   private static final Set<String> GENERAL = Set.of("_format", "_pretty", "_summary", "_elements");
 
   private final FhirContext fhir;
-  /** Operation name (e.g. {@code $summarize}) to its parameters by name. */
+  /**
+   * {@code Type/$name} (e.g. {@code Encounter/$summarize}; {@code /$name} for a server-level one) to
+   * the operation's parameters by name: one name may have other parameters on another type ({@code $verify}).
+   */
   private final Map<String, Map<String, OperationParam>> operations = new HashMap<>();
 
   public OperationParameters(FhirContext fhir, Class<?>... providers) {
@@ -55,7 +58,10 @@ public final class OperationParameters {
             params.put(param.name(), param);
           }
         }
-        operations.put(operation.name().startsWith("$") ? operation.name() : "$" + operation.name(), params);
+        String type = operation.type() != org.hl7.fhir.instance.model.api.IBaseResource.class
+            ? fhir.getResourceType(operation.type()) : operation.typeName();
+        operations.put(type + "/" + (operation.name().startsWith("$") ? operation.name() : "$" + operation.name()),
+            params);
       }
     }
   }
@@ -65,7 +71,8 @@ public final class OperationParameters {
   public boolean check(RequestDetails request) {
     String operation = request.getOperation() == null ? "" : request.getOperation();
     operation = operation.startsWith("$") ? operation : "$" + operation;
-    Map<String, OperationParam> defined = operations.get(operation);
+    String type = request.getResourceName() == null ? "" : request.getResourceName();
+    Map<String, OperationParam> defined = operations.get(type + "/" + operation);
     if (defined == null) {
       return true;
     }

@@ -1,5 +1,7 @@
 package dev.medgemmafhir.interceptors.audit;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
+import dev.medgemmafhir.vocabulary.RequestData;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
@@ -37,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * Records an AuditEvent for every call of the AI operations ({@code $summarize},
  * {@code $draft-report}) and of {@code $verify}: who (token subject / fhirUser, or the verifying
  * practitioner), which resource (the operation's target and the resource it returned), which
- * model (see {@link AuditContract#MODEL}), the outcome (HTTP status) and the duration (period and
+ * model (see {@link dev.medgemmafhir.vocabulary.RequestData#MODEL}), the outcome (HTTP status) and the duration (period and
  * a {@code duration-ms} detail). Refused calls (401, 403) are recorded too; those without a valid
  * token only within an {@link UnauthenticatedAuditBudget}. A failure to write the AuditEvent is
  * logged and does not fail the request.
@@ -45,7 +47,8 @@ import org.slf4j.LoggerFactory;
 @Interceptor
 public class AuditEventInterceptor {
 
-  public static final Set<String> AUDITED_OPERATIONS = Set.of("$summarize", "$draft-report", "$verify");
+  public static final Set<String> AUDITED_OPERATIONS = Set.of(AiVocabulary.SUMMARIZE, AiVocabulary.DRAFT_REPORT, AiVocabulary.ASK,
+      AiVocabulary.VERIFY);
   public static final String OPERATION_SYSTEM = "https://medgemma-fhir.dev/fhir/CodeSystem/operation";
 
   /** Runs before authentication (order -100), so refused calls are timed and recorded too. */
@@ -104,8 +107,12 @@ public class AuditEventInterceptor {
   }
 
   static boolean audited(RequestDetails request) {
-    return request != null && request.getOperation() != null && request.getId() != null
-        && AUDITED_OPERATIONS.contains(normalise(request.getOperation()));
+    if (request == null || request.getOperation() == null) {
+      return false;
+    }
+    String operation = normalise(request.getOperation());
+    // [base]/$ask has no target resource and is audited all the same.
+    return AUDITED_OPERATIONS.contains(operation) && (request.getId() != null || AiVocabulary.ASK.equals(operation));
   }
 
   private void record(RequestDetails request, int status, IBaseResource result) {
@@ -113,7 +120,7 @@ public class AuditEventInterceptor {
       return;
     }
     String operation = normalise(request.getOperation());
-    String target = request.getResourceName() + "/" + request.getId().getIdPart();
+    String target = request.getId() == null ? null : request.getResourceName() + "/" + request.getId().getIdPart();
     long unrecorded = 0;
     if (status == 401 && SmartPrincipal.of(request).isEmpty()) {
       unrecorded = unauthenticated.take();
@@ -177,7 +184,7 @@ public class AuditEventInterceptor {
         .setWho(device));
 
     event.addEntity()
-        .setWhat(new Reference(target))
+        .setWhat(target == null ? new Reference().setDisplay("[base]/" + operation) : new Reference(target))
         .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
         .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"))
         .addDetail().setType("duration-ms").setValue(new StringType(
@@ -190,7 +197,7 @@ public class AuditEventInterceptor {
           .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
           .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "3", "Report"));
     }
-    Object decision = request.getUserData().get(AuditContract.DECISION);
+    Object decision = request.getUserData().get(RequestData.DECISION);
     if (decision != null) {
       event.getEntityFirstRep().addDetail().setType("decision")
           .setValue(new StringType(decision.toString()));
@@ -202,7 +209,7 @@ public class AuditEventInterceptor {
     AuditEventAgentComponent agent = new AuditEventAgentComponent().setRequestor(true);
     agent.setType(new CodeableConcept(
         new Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")));
-    Object verifier = request.getUserData().get(AuditContract.VERIFIER);
+    Object verifier = request.getUserData().get(RequestData.VERIFIER);
     Optional<SmartPrincipal> principal = SmartPrincipal.of(request);
     if (verifier instanceof Reference practitioner) {
       agent.setWho(practitioner.copy());
@@ -231,7 +238,7 @@ public class AuditEventInterceptor {
   }
 
   private Optional<Reference> model(RequestDetails request, IBaseResource result) {
-    Object model = request.getUserData().get(AuditContract.MODEL);
+    Object model = request.getUserData().get(RequestData.MODEL);
     if (model instanceof Reference reference) {
       return Optional.of(reference.copy());
     }
@@ -244,7 +251,7 @@ public class AuditEventInterceptor {
     }
     // A model id: name it, and point at its Device (by id when known, else by identifier).
     Reference reference = device.orElseGet(Reference::new).setDisplay(id);
-    Object identifier = request.getUserData().get(AuditContract.MODEL_DEVICE);
+    Object identifier = request.getUserData().get(RequestData.MODEL_DEVICE);
     if (identifier instanceof String systemAndValue && systemAndValue.contains("|")) {
       int bar = systemAndValue.indexOf('|');
       reference.setIdentifier(new Identifier()

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.labels;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
@@ -28,7 +29,7 @@ public class AiLabelProtectionInterceptor {
     }
     if (AiLabels.isAiAsserted(previous) && !AiLabels.isAiAsserted(updated)) {
       throw reject(previous, id(previous) + " was written by AI: the update must keep meta.security "
-          + AiLabels.OBSERVATION_VALUE + "|" + AiLabels.AIAST);
+          + AiVocabulary.OBSERVATION_VALUE + "|" + AiVocabulary.AIAST);
     }
   }
 

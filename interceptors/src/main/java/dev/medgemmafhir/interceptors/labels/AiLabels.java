@@ -1,19 +1,15 @@
 package dev.medgemmafhir.interceptors.labels;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import org.hl7.fhir.instance.model.api.IBaseCoding;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.instance.model.api.IPrimitiveType;
 
 /**
  * How this server recognises AI-written content (HL7 AI Transparency on FHIR): the
- * {@code meta.security} label AIAST and the AI-Provenance profile.
+ * {@code meta.security} label AIAST and the AI-Provenance profile (codes in {@link AiVocabulary}).
  */
 public final class AiLabels {
-
-  public static final String OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
-  public static final String AIAST = "AIAST";
-  public static final String AI_PROVENANCE_PROFILE =
-      "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AI-Provenance";
 
   private AiLabels() {}
 
@@ -23,7 +19,7 @@ public final class AiLabels {
       return false;
     }
     for (IBaseCoding label : resource.getMeta().getSecurity()) {
-      if (OBSERVATION_VALUE.equals(label.getSystem()) && AIAST.equals(label.getCode())) {
+      if (AiVocabulary.OBSERVATION_VALUE.equals(label.getSystem()) && AiVocabulary.AIAST.equals(label.getCode())) {
         return true;
       }
     }
@@ -39,7 +35,7 @@ public final class AiLabels {
       return true;
     }
     for (IPrimitiveType<String> profile : resource.getMeta().getProfile()) {
-      if (AI_PROVENANCE_PROFILE.equals(profile.getValue())) {
+      if (AiVocabulary.AI_PROVENANCE_PROFILE.equals(profile.getValue())) {
         return true;
       }
     }

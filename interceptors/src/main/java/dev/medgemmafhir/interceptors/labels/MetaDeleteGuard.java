@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.labels;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.interceptor.api.Hook;
 import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
@@ -22,7 +23,7 @@ public class MetaDeleteGuard {
     }
     byte[] body = request.loadRequestContents();
     String text = body == null ? "" : new String(body, StandardCharsets.UTF_8);
-    if (text.contains(AiLabels.AIAST)) {
+    if (text.contains(AiVocabulary.AIAST)) {
       throw new UnprocessableEntityException("The AIAST label marks AI-written content and cannot be removed"
           + (request.getId() == null ? "" : " from " + request.getResourceName() + "/" + request.getId().getIdPart()));
     }

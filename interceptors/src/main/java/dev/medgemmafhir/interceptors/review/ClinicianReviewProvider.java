@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.review;
 
+import dev.medgemmafhir.vocabulary.RequestData;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import ca.uhn.fhir.model.api.annotation.Description;
@@ -14,7 +15,6 @@ import ca.uhn.fhir.rest.server.exceptions.ForbiddenOperationException;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
 import ca.uhn.fhir.rest.server.exceptions.ResourceVersionConflictException;
 import ca.uhn.fhir.rest.server.exceptions.UnprocessableEntityException;
-import dev.medgemmafhir.interceptors.audit.AuditContract;
 import dev.medgemmafhir.interceptors.labels.AiLabels;
 import dev.medgemmafhir.interceptors.smart.SmartPrincipal;
 import java.nio.charset.StandardCharsets;
@@ -113,8 +113,8 @@ public class ClinicianReviewProvider {
       throw new InvalidRequestException("text and conclusion are only accepted with decision=accept");
     }
     Reference verifier = verifier(practitionerParam, request);
-    request.getUserData().put(AuditContract.VERIFIER, verifier);
-    request.getUserData().put(AuditContract.DECISION, decision);
+    request.getUserData().put(RequestData.VERIFIER, verifier);
+    request.getUserData().put(RequestData.DECISION, decision);
 
     String reference = type + "/" + id.getIdPart();
     IBaseResource draft = daos.getResourceDao(type).read(new IdType(reference), new SystemRequestDetails());

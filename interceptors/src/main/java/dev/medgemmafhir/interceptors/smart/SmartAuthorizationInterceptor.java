@@ -101,9 +101,12 @@ public class SmartAuthorizationInterceptor extends AuthorizationInterceptor {
       return new RuleBuilder().allowAll(operation + " of an accepted kick-off").build();
     }
     String resourceType = request.getResourceName();
+    if (resourceType == null && OperationScopePolicy.SERVER_LEVEL_OPEN.contains(operation)) {
+      return new RuleBuilder().allowAll(operation + " reads no record and writes nothing").build();
+    }
     Optional<List<Permission>> needs = resourceType == null || request.getId() == null
         ? Optional.empty()
-        : OperationScopePolicy.required(resourceType, operation);
+        : OperationScopePolicy.required(resourceType, operation, PersistRequested.of(request));
     if (needs.isEmpty()) {
       return deny("operation " + operation + " needs a user/*.cruds or system/*.cruds scope");
     }

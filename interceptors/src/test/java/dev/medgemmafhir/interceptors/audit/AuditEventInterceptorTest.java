@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.audit;
 
+import dev.medgemmafhir.vocabulary.RequestData;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
@@ -17,8 +18,8 @@ class AuditEventInterceptorTest {
   @Test
   void theModelIdSetByTheOperationNamesTheDeviceAuthorOfTheResult() {
     SystemRequestDetails request = new SystemRequestDetails();
-    request.getUserData().put(AuditContract.MODEL, "medgemma-4b");
-    request.getUserData().put(AuditContract.MODEL_DEVICE, "urn:medgemma-fhir:model|medgemma-4b-q4-abc");
+    request.getUserData().put(RequestData.MODEL, "medgemma-4b");
+    request.getUserData().put(RequestData.MODEL_DEVICE, "urn:medgemma-fhir:model|medgemma-4b-q4-abc");
     DocumentReference result = new DocumentReference().addAuthor(new Reference("Device/5"));
     result.setId("DocumentReference/9/_history/1");
 
@@ -37,8 +38,8 @@ class AuditEventInterceptorTest {
   @Test
   void aFailedRunIsAttributedToTheModelByIdentifierAndMarkedAsAFailure() {
     SystemRequestDetails request = new SystemRequestDetails();
-    request.getUserData().put(AuditContract.MODEL, "medgemma-4b");
-    request.getUserData().put(AuditContract.MODEL_DEVICE, "urn:medgemma-fhir:model|medgemma-4b-q4-abc");
+    request.getUserData().put(RequestData.MODEL, "medgemma-4b");
+    request.getUserData().put(RequestData.MODEL_DEVICE, "urn:medgemma-fhir:model|medgemma-4b-q4-abc");
 
     AuditEvent event = audit.build(request, "$summarize", "Encounter/3", 503, null);
 

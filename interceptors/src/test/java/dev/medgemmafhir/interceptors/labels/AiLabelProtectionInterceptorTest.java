@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.labels;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +16,7 @@ class AiLabelProtectionInterceptorTest {
   static DocumentReference aiDraft() {
     DocumentReference doc = new DocumentReference();
     doc.setId("DocumentReference/7/_history/1");
-    doc.getMeta().addSecurity(AiLabels.OBSERVATION_VALUE, AiLabels.AIAST, "Artificial Intelligence asserted");
+    doc.getMeta().addSecurity(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST, "Artificial Intelligence asserted");
     return doc;
   }
 
@@ -45,7 +46,7 @@ class AiLabelProtectionInterceptorTest {
   void anAiProvenanceCanBeNeitherChangedNorDeletedButOtherProvenancesCan() {
     Provenance ai = new Provenance();
     ai.setId("Provenance/3");
-    ai.getMeta().addProfile(AiLabels.AI_PROVENANCE_PROFILE);
+    ai.getMeta().addProfile(AiVocabulary.AI_PROVENANCE_PROFILE);
 
     assertThatThrownBy(() -> rules.beforeUpdate(ai, ai.copy())).isInstanceOf(UnprocessableEntityException.class)
         .hasMessageContaining("Provenance/3");

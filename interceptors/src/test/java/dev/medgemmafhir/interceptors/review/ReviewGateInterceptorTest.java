@@ -1,5 +1,6 @@
 package dev.medgemmafhir.interceptors.review;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -25,7 +26,7 @@ class ReviewGateInterceptorTest {
     DocumentReference doc = new DocumentReference().setDocStatus(status);
     doc.setId("DocumentReference/7");
     if (ai) {
-      doc.getMeta().addSecurity(AiLabels.OBSERVATION_VALUE, AiLabels.AIAST, null);
+      doc.getMeta().addSecurity(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST, null);
     }
     return doc;
   }
@@ -39,7 +40,7 @@ class ReviewGateInterceptorTest {
 
     DiagnosticReport draft = new DiagnosticReport().setStatus(DiagnosticReportStatus.PRELIMINARY);
     draft.setId("DiagnosticReport/9");
-    draft.getMeta().addSecurity(AiLabels.OBSERVATION_VALUE, AiLabels.AIAST, null);
+    draft.getMeta().addSecurity(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST, null);
     DiagnosticReport finalReport = draft.copy().setStatus(DiagnosticReportStatus.FINAL);
     assertThatThrownBy(() -> gate.beforeUpdate(draft, finalReport, null))
         .hasMessageContaining("DiagnosticReport/9/$verify");

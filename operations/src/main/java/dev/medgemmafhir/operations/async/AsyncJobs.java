@@ -104,7 +104,7 @@ public final class AsyncJobs implements AutoCloseable {
     try {
       Resource result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
       boolean written = task.persist();
-      String location = written ? result.getIdElement().toUnqualified().getValue() : null;
+      String location = written && result.getIdElement().hasIdPart() ? result.getIdElement().toUnqualified().getValue() : null;
       status = written ? 201 : 200;
       ended = result;
       store.finish(id, State.COMPLETED, status, location, fhir.newJsonParser().encodeResourceToString(result),

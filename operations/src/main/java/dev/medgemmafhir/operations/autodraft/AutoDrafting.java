@@ -144,7 +144,7 @@ public final class AutoDrafting implements AutoCloseable {
         case ENCOUNTER_FINISHED_DISCHARGE ->
             summarize.summarize(target, new CodeType("discharge"), null, null, model, null, request);
         case IMAGING_STUDY_AVAILABLE_REPORT ->
-            draftReport.draftReport(target, null, null, model, null, null, null, request);
+            draftReport.draftReport(target, null, null, model, null, null, null, null, request);
       };
       // An accepted job answers an OperationOutcome; an earlier identical draft answers itself.
       String outcome = answer instanceof OperationOutcome ? "started" : "existing";

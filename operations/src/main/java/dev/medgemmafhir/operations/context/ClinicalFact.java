@@ -30,7 +30,9 @@ public record ClinicalFact(Section section, String reference, Instant date, Stri
     OBSERVATION("Observations"),
     ALLERGY("Allergies"),
     ACTIVE_PROBLEM("Problems active at the encounter"),
-    ACTIVE_MEDICATION("Medications active at the encounter");
+    ACTIVE_MEDICATION("Medications active at the encounter"),
+    IMMUNIZATION("Immunizations"),
+    VISIT("Encounters");
 
     private final String heading;
 

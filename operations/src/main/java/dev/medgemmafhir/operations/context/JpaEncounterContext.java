@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.context;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static dev.medgemmafhir.operations.context.FactText.concept;
 import static dev.medgemmafhir.operations.context.FactText.concepts;
 import static dev.medgemmafhir.operations.context.FactText.date;
@@ -93,32 +94,46 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
         facts.add(conditionFact(c, Section.ENCOUNTER_DIAGNOSIS, span));
       }
     }
+    // Records entered in error (or cancelled before they happened) are no facts about the encounter.
     for (Procedure p : search(Procedure.class, Procedure.SP_ENCOUNTER, encounterRef, request)) {
+      if (p.getStatus() == Procedure.ProcedureStatus.ENTEREDINERROR) {
+        continue;
+      }
       facts.add(new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
           "Procedure (" + code(p.getStatus()) + prefixed(", ", dateOf(p.getPerformed())) + "): " + concept(p.getCode())
               + prefixed("; reason: ", concepts(p.getReasonCode()))));
     }
     for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_ENCOUNTER, encounterRef, request)) {
-      facts.add(medicationRequestFact(m, Section.MEDICATION));
+      if (m.getStatus() != MedicationRequest.MedicationRequestStatus.ENTEREDINERROR) {
+        facts.add(medicationRequestFact(m, Section.MEDICATION));
+      }
     }
     for (MedicationAdministration m :
         search(MedicationAdministration.class, MedicationAdministration.SP_CONTEXT, encounterRef, request)) {
+      if (m.getStatus() == MedicationAdministration.MedicationAdministrationStatus.ENTEREDINERROR) {
+        continue;
+      }
       facts.add(new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
           "Medication given (" + code(m.getStatus()) + prefixed(", ", dateOf(m.getEffective())) + "): "
               + medication(m.getMedication()) + prefixed("; dose: ", m.getDosage().hasDose()
                   ? FactText.quantity(m.getDosage().getDose()) : null)));
     }
     for (DiagnosticReport r : search(DiagnosticReport.class, DiagnosticReport.SP_ENCOUNTER, encounterRef, request)) {
-      if (!isAiWritten(r)) {
+      if (!isAiWritten(r) && r.getStatus() != DiagnosticReport.DiagnosticReportStatus.ENTEREDINERROR
+          && r.getStatus() != DiagnosticReport.DiagnosticReportStatus.CANCELLED) {
         facts.add(reportFact(r));
       }
     }
     for (DocumentReference d : search(DocumentReference.class, DocumentReference.SP_ENCOUNTER, encounterRef, request)) {
-      if (!isAiWritten(d)) {
+      if (!isAiWritten(d) && d.getStatus() != org.hl7.fhir.r4.model.Enumerations.DocumentReferenceStatus.ENTEREDINERROR) {
         noteFact(d).ifPresent(facts::add);
       }
     }
     for (Observation o : search(Observation.class, Observation.SP_ENCOUNTER, encounterRef, request)) {
+      if (o.getStatus() == Observation.ObservationStatus.ENTEREDINERROR
+          || o.getStatus() == Observation.ObservationStatus.CANCELLED) {
+        continue;
+      }
       observationFact(o).ifPresent(facts::add);
     }
 
@@ -273,7 +288,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   /** Drafts this server wrote are not clinical input: summarising them would echo the model. */
   static boolean isAiWritten(Resource resource) {
     return resource.getMeta().getSecurity().stream()
-        .anyMatch(c -> AiTransparency.OBSERVATION_VALUE.equals(c.getSystem()) && AiTransparency.AIAST.equals(c.getCode()));
+        .anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem()) && AiVocabulary.AIAST.equals(c.getCode()));
   }
 
   private <T extends IBaseResource> List<T> search(Class<T> type, String param, String reference, RequestDetails request) {

@@ -5,10 +5,7 @@ import ca.uhn.fhir.rest.annotation.IdParam;
 import ca.uhn.fhir.rest.annotation.Operation;
 import ca.uhn.fhir.rest.annotation.OperationParam;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
-import dev.medgemmafhir.operations.OperationRequestData;
-import dev.medgemmafhir.operations.async.AsyncKickoff;
-import dev.medgemmafhir.operations.run.AiTaskRunner;
-import dev.medgemmafhir.operations.run.ResultWriter;
+import dev.medgemmafhir.operations.run.AiOperationFlow;
 import java.util.List;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Attachment;
@@ -21,20 +18,17 @@ import org.hl7.fhir.r4.model.StringType;
 
 /**
  * {@code POST [base]/ImagingStudy/{id}/$draft-report}: parses, then hands over. Which images are
- * used is the {@link DraftReporter}'s business; writing is the {@link ResultWriter}'s.
+ * used is the {@link DraftReporter}'s business; the rest (dry run, earlier draft, sync or async,
+ * writing) the {@link AiOperationFlow}'s.
  */
 public final class DraftReportOperation {
 
   private final DraftReporter reporter;
-  private final AiTaskRunner runner;
-  private final ResultWriter writer;
-  private final AsyncKickoff async;
+  private final AiOperationFlow flow;
 
-  public DraftReportOperation(DraftReporter reporter, AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+  public DraftReportOperation(DraftReporter reporter, AiOperationFlow flow) {
     this.reporter = reporter;
-    this.runner = runner;
-    this.writer = writer;
-    this.async = async;
+    this.flow = flow;
   }
 
   @Operation(name = "$draft-report", type = ImagingStudy.class, idempotent = false,
@@ -45,7 +39,8 @@ public final class DraftReportOperation {
           + " for a report with Findings and Impression, and writes it as a preliminary DiagnosticReport labelled"
           + " AIAST (impression in 'conclusion', the full draft as Markdown in 'presentedForm') together with an AI"
           + " Provenance listing the study, its orders, the patient and every image used, in one transaction. A retry"
-          + " over unchanged inputs returns the existing draft. With 'Prefer: respond-async' it answers 202 and a"
+          + " over unchanged inputs returns the existing draft; a newer draft of the same study marks the earlier"
+          + " unverified one cancelled. With 'Prefer: respond-async' it answers 202 and a"
           + " Content-Location to poll. Errors: 400 bad parameter or a model without images, 404 unknown study,"
           + " 422 no image to report on, 429 queue full, 502 the PACS failed, 503 model not loaded."
           + " Requires the scopes ImagingStudy.r and DiagnosticReport.c.")
@@ -68,26 +63,17 @@ public final class DraftReportOperation {
       @Description(value = "Most images the model gets; default medgemma.operations.draft-report.default-max-images,"
           + " capped by medgemma.operations.draft-report.max-images and by what fits in the model's context")
       @OperationParam(name = "maxImages", min = 0, max = 1, typeName = "integer") IntegerType maxImages,
+      @Description(value = "true: fetch no image, run nothing and write nothing; answer a Parameters resource with the"
+          + " exact messages the model would get (each image as <image>), promptTokens, and each chosen image")
+      @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
-    DraftReporter.Plan plan = reporter.plan(studyId,
+    return flow.run(reporter.task(reporter.plan(studyId,
         persist == null ? null : persist.getValue(),
         maxTokens == null ? null : maxTokens.getValue(),
         model == null ? null : model.getValue(),
         indication == null ? null : indication.getValue(),
         images,
         maxImages == null ? null : maxImages.getValue(),
-        request);
-    OperationRequestData.record(request, plan.model(), plan.target());
-    if (plan.persist()) {
-      var existing = writer.findDraft("DiagnosticReport", plan.idempotencyKey());
-      if (existing.isPresent()) {
-        return existing.get();
-      }
-    }
-    DraftReportTask task = reporter.task(plan);
-    if (AsyncKickoff.wantsAsync(request)) {
-      return async.accept(task, request);
-    }
-    return runner.runNow(task);
+        request)), dryRun != null && Boolean.TRUE.equals(dryRun.getValue()), request);
   }
 }

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.draftreport;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.operations.AiTransparency;
@@ -83,6 +84,47 @@ public final class DraftReportTask implements AiTask {
     return plan.persist();
   }
 
+  /** The study's earlier unverified AI reports (same patient, still preliminary): cancelled, the new one names them. */
+  @Override
+  public java.util.Optional<Supersedes> supersedes() {
+    ImagingStudy study = plan.context().study();
+    var search = ca.uhn.fhir.jpa.searchparam.SearchParameterMap.newSynchronous()
+        .add(DiagnosticReport.SP_STATUS, new ca.uhn.fhir.rest.param.TokenParam("preliminary"))
+        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST));
+    if (study.hasSubject() && study.getSubject().hasReference()) {
+      search.add(DiagnosticReport.SP_SUBJECT, new ca.uhn.fhir.rest.param.ReferenceParam(
+          plainReference(study.getSubject()).getReference()));
+    }
+    String target = target();
+    return java.util.Optional.of(new Supersedes("DiagnosticReport", search,
+        old -> ((DiagnosticReport) old).getStatus() == DiagnosticReport.DiagnosticReportStatus.PRELIMINARY
+            && ((DiagnosticReport) old).getImagingStudy().stream().anyMatch(r -> target.equals(
+                r.getReferenceElement().toUnqualifiedVersionless().getValue())),
+        // R4's DiagnosticReport has no 'superseded': an unverified draft that will never be completed is 'cancelled'.
+        (old, fresh) -> {
+          ((DiagnosticReport) old).setStatus(DiagnosticReport.DiagnosticReportStatus.CANCELLED);
+          ((DiagnosticReport) fresh).addExtension(new Extension(AiVocabulary.REPLACES_EXTENSION,
+              new Reference("DiagnosticReport/" + old.getIdElement().getIdPart())));
+        }));
+  }
+
+  /** The prompt with each planned image as {@code <image>}: no pixel is fetched. */
+  @Override
+  public org.hl7.fhir.r4.model.Parameters preview() {
+    var messages = ReportPrompt.render(plan.studyLine(), plan.indication(), plan.images(), ReportPrompt::placeholder);
+    GenerationRequest request = new GenerationRequest(messages,
+        dev.medgemmafhir.engine.GenerationParams.greedy(plan.maxTokens()));
+    var preview = dev.medgemmafhir.operations.run.PromptPreview.of(request,
+        plan.model().engine().countPromptTokens(request));
+    preview.addParameter("imagesIncluded", new IntegerType(plan.images().size()));
+    preview.addParameter("imagesOmitted", new IntegerType(plan.imagesOmitted()));
+    preview.addParameter("indicationSource", new CodeType(plan.indicationSource()));
+    for (ReportImage image : plan.images()) {
+      preview.addParameter("image", new org.hl7.fhir.r4.model.StringType(image.label()));
+    }
+    return preview;
+  }
+
   @Override
   public Draft complete(GenerationResult generated, Reference device, Reference draftReference) {
     ImagingStudy study = plan.context().study();
@@ -91,7 +133,7 @@ public final class DraftReportTask implements AiTask {
 
     DiagnosticReport report = new DiagnosticReport();
     report.getMeta().addSecurity(AiTransparency.aiast());
-    report.addIdentifier().setSystem(AiTransparency.DRAFT_IDENTIFIER_SYSTEM).setValue(plan.idempotencyKey());
+    report.addIdentifier().setSystem(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM).setValue(plan.idempotencyKey());
     report.setStatus(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
     report.addCategory(new CodeableConcept().addCoding(new Coding(LOINC, RADIOLOGY_CATEGORY, "Radiology")));
     report.addCategory(new CodeableConcept().addCoding(new Coding(V2_0074, "RAD", "Radiology")));
@@ -159,7 +201,7 @@ public final class DraftReportTask implements AiTask {
   }
 
   private Extension inputSummary(GenerationResult generated) {
-    Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
+    Extension ext = new Extension(AiVocabulary.CONTEXT_EXTENSION);
     ext.addExtension("imagesIncluded", new IntegerType(fetched().images().size()));
     ext.addExtension("imagesOmitted", new IntegerType(plan.imagesOmitted()));
     if (fetched().missing() > 0) {

@@ -72,10 +72,13 @@ public final class DraftReporter {
   private final DaoRegistry daos;
   private final ModelCatalog models;
   private final DicomWeb dicomWeb;
+  private final ImageChoice imageChoice;
   private final Limits limits;
 
-  public DraftReporter(DaoRegistry daos, ModelCatalog models, DicomWeb dicomWeb, Limits limits) {
+  public DraftReporter(DaoRegistry daos, ModelCatalog models, DicomWeb dicomWeb, ImageChoice imageChoice,
+      Limits limits) {
     this.daos = daos;
+    this.imageChoice = imageChoice;
     this.models = models;
     this.dicomWeb = dicomWeb;
     this.limits = limits;
@@ -110,7 +113,7 @@ public final class DraftReporter {
       candidates.addAll(attached.subList(0, Math.min(imageLimit, attached.size())));
       omitted = attached.size() - candidates.size();
     } else {
-      StudyImages.Choice choice = new StudyImages(daos, dicomWeb).choose(context.study(), limits.maxImagesPerSeries(),
+      ImageChoice.Choice choice = imageChoice.choose(context.study(), limits.maxImagesPerSeries(),
           imageLimit, request);
       candidates.addAll(choice.images());
       omitted = choice.cutByLimit();

@@ -5,7 +5,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /** An image a report is written from: a DICOM instance on the study's PACS, or a file attached to the request. */
-sealed interface ReportImage {
+public sealed interface ReportImage {
 
   /** How the prompt introduces the image (no pixel content). */
   String label();

@@ -26,7 +26,7 @@ import org.hl7.fhir.r4.model.Reference;
  * stack usually shows the organ the study was ordered for); then the series take turns, so with a
  * tight limit every series still contributes its middle image before any series a second one.
  */
-final class StudyImages {
+public final class StudyImages implements ImageChoice {
 
   static final String DICOM_UID_SYSTEM = "urn:dicom:uid";
   static final String CONNECTION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type";
@@ -38,17 +38,11 @@ final class StudyImages {
   private final DaoRegistry daos;
   private final DicomWeb dicomWeb;
 
-  StudyImages(DaoRegistry daos, DicomWeb dicomWeb) {
+  public StudyImages(DaoRegistry daos, DicomWeb dicomWeb) {
     this.daos = daos;
     this.dicomWeb = dicomWeb;
   }
 
-  /**
-   * The chosen images, and how many more the per-series rule would have taken but {@code limit}
-   * cut (series whose instances must be asked of the PACS are not asked once the limit is reached,
-   * so their images are not counted).
-   */
-  record Choice(List<ReportImage.Dicom> images, int cutByLimit) {}
 
   /**
    * The study's instances in the order the model should get them (most wanted first), at most
@@ -56,7 +50,8 @@ final class StudyImages {
    *
    * @throws UnprocessableEntityException the study has no way to reach any image
    */
-  Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
+  @Override
+  public Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
     String target = "ImagingStudy/" + study.getIdElement().getIdPart();
     Optional<String> studyAddress = endpointAddress(study.getEndpoint(), request);
     List<Optional<String>> seriesAddresses = study.getSeries().stream()

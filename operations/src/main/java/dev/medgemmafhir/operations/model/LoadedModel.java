@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.model;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.engine.Engine;
 import dev.medgemmafhir.engine.ModelIdentity;
 import dev.medgemmafhir.operations.AiTransparency;
@@ -34,7 +35,7 @@ public final class LoadedModel {
     String digest = identity.digest();
     this.version = identity.revision().map(r -> r + " ").orElse("") + digest;
     this.deviceIdentifier = new Identifier()
-        .setSystem(AiTransparency.DEVICE_IDENTIFIER_SYSTEM)
+        .setSystem(AiVocabulary.DEVICE_IDENTIFIER_SYSTEM)
         .setValue(identity.modelId() + ":" + identity.variant() + ":" + digest);
   }
 
@@ -76,14 +77,14 @@ public final class LoadedModel {
     device.addIdentifier(deviceIdentifier());
     device.setStatus(Device.FHIRDeviceStatus.ACTIVE);
     device.setType(new CodeableConcept().addCoding(
-        new org.hl7.fhir.r4.model.Coding(AiTransparency.AI_DEVICE_TYPE_SYSTEM, AiTransparency.AI_DEVICE_TYPE,
+        new org.hl7.fhir.r4.model.Coding(AiVocabulary.AI_DEVICE_TYPE_SYSTEM, AiVocabulary.AI_DEVICE_TYPE,
             "Artificial Intelligence")));
     device.addDeviceName().setName(displayName).setType(Device.DeviceNameType.USERFRIENDLYNAME);
     device.addDeviceName().setName(identity.modelId()).setType(Device.DeviceNameType.MODELNAME);
     device.addVersion().setValue(version);
     device.addNote().setText("ONNX Runtime, " + identity.modelType() + ", variant " + identity.variant()
         + " (medgemma-fhir configuration id '" + id + "')");
-    identity.conversionRecord().ifPresent(record -> device.addExtension(AiTransparency.MODEL_CONVERSION_EXTENSION,
+    identity.conversionRecord().ifPresent(record -> device.addExtension(AiVocabulary.MODEL_CONVERSION_EXTENSION,
         new Attachment().setContentType("application/json").setTitle("conversion.json")
             .setData(record.getBytes(StandardCharsets.UTF_8))));
     return device;

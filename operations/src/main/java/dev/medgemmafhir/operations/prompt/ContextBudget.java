@@ -53,6 +53,18 @@ public final class ContextBudget {
   public static Fitted fit(
       Engine engine, List<ClinicalFact> facts, int maxNewTokens,
       Function<List<String>, List<ChatMessage>> render) {
+    List<ClinicalFact> ordered = new ArrayList<>(facts);
+    ordered.sort(ClinicalFact.PRIORITY);
+    return fitInOrder(engine, ordered, maxNewTokens, render);
+  }
+
+  /**
+   * As {@link #fit}, with the facts taken in the order given (e.g. by {@link Relevance} to a question)
+   * instead of by section priority.
+   */
+  public static Fitted fitInOrder(
+      Engine engine, List<ClinicalFact> ordered, int maxNewTokens,
+      Function<List<String>, List<ChatMessage>> render) {
     int budget = engine.contextLength() - maxNewTokens;
     GenerationParams params = GenerationParams.greedy(maxNewTokens);
     int fixed = engine.countPromptTokens(new GenerationRequest(render.apply(List.of()), params));
@@ -61,9 +73,6 @@ public final class ContextBudget {
           "maxTokens " + maxNewTokens + " leaves no room for the instructions in a context of "
               + engine.contextLength() + " tokens");
     }
-    List<ClinicalFact> ordered = new ArrayList<>(facts);
-    ordered.sort(ClinicalFact.PRIORITY);
-
     // Each line costs its own tokens plus the newline joining it; the key's width is bounded
     // by the widest key so the estimate never undercounts.
     String widestKey = "[C" + Math.max(1, ordered.size()) + "] ";

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.run;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.operations.AiTransparency;
 import java.util.Date;
 import java.util.List;
@@ -20,7 +21,7 @@ public final class AiProvenance {
    */
   public static Provenance of(Reference draft, Reference device, List<String> inputs, Date recorded) {
     Provenance provenance = new Provenance();
-    provenance.getMeta().addProfile(AiTransparency.AI_PROVENANCE_PROFILE);
+    provenance.getMeta().addProfile(AiVocabulary.AI_PROVENANCE_PROFILE);
     provenance.getMeta().addSecurity(AiTransparency.aiast());
     provenance.addTarget(draft.copy());
     provenance.setRecorded(recorded);
@@ -28,7 +29,7 @@ public final class AiProvenance {
     provenance.setActivity(new CodeableConcept().addCoding(
         new Coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation", "CREATE", "create")));
     provenance.addAgent()
-        .setType(new CodeableConcept().addCoding(new Coding(AiTransparency.PARTICIPANT_TYPE, "author", "Author")))
+        .setType(new CodeableConcept().addCoding(new Coding(AiVocabulary.PARTICIPANT_TYPE, "author", "Author")))
         .setWho(device.copy());
     for (String input : inputs) {
       provenance.addEntity().setRole(Provenance.ProvenanceEntityRole.SOURCE).setWhat(new Reference(input));

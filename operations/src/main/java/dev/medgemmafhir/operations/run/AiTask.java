@@ -34,12 +34,43 @@ public interface AiTask {
   boolean persist();
 
   /**
-   * Earlier drafts the new one replaces (a FHIR search, e.g. the unverified summaries of the same
-   * encounter and kind): they are marked superseded in the transaction that writes the new one.
-   * Empty when the draft type has no such status.
+   * Earlier drafts the new one replaces (e.g. the unverified summaries of the same encounter and
+   * kind): they are marked in the transaction that writes the new one. Empty when nothing is replaced.
    */
-  default java.util.Optional<ca.uhn.fhir.jpa.searchparam.SearchParameterMap> supersedes() {
+  default java.util.Optional<Supersedes> supersedes() {
     return java.util.Optional.empty();
+  }
+
+  /**
+   * What a new draft replaces and how.
+   *
+   * @param resourceType the type searched
+   * @param search the candidates (a FHIR search)
+   * @param replaceable whether a found candidate is one to replace (e.g. still unverified, same study)
+   * @param replace marks the old draft (changed in place, then stored guarded by its version) and
+   *     lets the new one say what it replaces: {@code (old, fresh)}
+   */
+  record Supersedes(String resourceType, ca.uhn.fhir.jpa.searchparam.SearchParameterMap search,
+      java.util.function.Predicate<Resource> replaceable,
+      java.util.function.BiConsumer<Resource, Resource> replace) {}
+
+  /**
+   * What the model would be given, without running it ({@code dryRun}): each message's text, the
+   * prompt's length and what was chosen and left out. Runs nothing slow (no image download).
+   */
+  org.hl7.fhir.r4.model.Parameters preview();
+
+  /**
+   * Whether a retry over unchanged inputs is answered with the draft already written (drafts: yes;
+   * answers to questions are conversation, each asked anew).
+   */
+  default boolean reusesEarlierDraft() {
+    return persist();
+  }
+
+  /** What the caller gets for the draft: the stored (or unsaved) resource itself, unless the operation answers otherwise. */
+  default Resource reply(Resource draft) {
+    return draft;
   }
 
   /**

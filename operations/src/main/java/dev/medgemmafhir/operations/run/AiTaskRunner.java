@@ -7,6 +7,7 @@ import dev.medgemmafhir.engine.EngineException;
 import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.engine.InvalidInputException;
 import dev.medgemmafhir.engine.StopReason;
+import dev.medgemmafhir.engine.TextStreamListener;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -56,10 +57,25 @@ public final class AiTaskRunner {
     long arrived = System.nanoTime();
     task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, Cancellation.none(), arrived);
+      return generateAndWrite(task, Progress.NONE, TextStreamListener.NONE, Cancellation.none(), arrived);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InternalErrorException("Interrupted while waiting for the model");
+    }
+  }
+
+  /**
+   * Synchronous with the text streamed as it is generated ({@code Accept: text/event-stream}): a full
+   * queue is a 429 now; {@code cancellation} stops the generation (the client went away) and nothing is written.
+   */
+  public Resource runStreaming(AiTask task, TextStreamListener tokens, Cancellation cancellation) {
+    long arrived = System.nanoTime();
+    task.request();
+    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
+      return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Cancelled();
     }
   }
 
@@ -76,7 +92,7 @@ public final class AiTaskRunner {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
-      return generateAndWrite(task, progress, cancellation, started);
+      return generateAndWrite(task, progress, TextStreamListener.NONE, cancellation, started);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
@@ -84,7 +100,8 @@ public final class AiTaskRunner {
   }
 
   /** @param started when the task began (inputs, the wait for a model slot and the prefill count toward first text) */
-  private Resource generateAndWrite(AiTask task, Progress progress, Cancellation cancellation, long started) {
+  private Resource generateAndWrite(AiTask task, Progress progress, TextStreamListener tokens,
+      Cancellation cancellation, long started) {
     int maxTokens = task.request().params().maxNewTokens();
     AtomicInteger chars = new AtomicInteger();
     AtomicLong firstText = new AtomicLong();
@@ -94,6 +111,7 @@ public final class AiTaskRunner {
     try {
       generated = task.model().engine().generate(task.request(), delta -> {
         firstText.compareAndSet(0, System.nanoTime());
+        tokens.onText(delta);
         int total = chars.addAndGet(delta.length());
         progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
       }, cancellation);
@@ -116,7 +134,7 @@ public final class AiTaskRunner {
         : new ResultWriter.Placeholders(task.model().deviceLogicalReference(), null);
     AiTask.Draft draft = task.complete(generated, placeholders.device(), placeholders.draft());
     if (!task.persist()) {
-      return draft.resource();
+      return task.reply(draft.resource());
     }
     Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
     // Timings only (never text): first text / done, in ms since the task began, model queue included.
@@ -125,7 +143,7 @@ public final class AiTaskRunner {
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
         generated.generatedTokenIds().length, generated.stopReason(),
         firstText.get() == 0 ? -1 : (firstText.get() - started) / 1_000_000, (done - started) / 1_000_000);
-    return stored;
+    return task.reply(stored);
   }
 
   private void record(AiTask task, GenerationResult generated, long nanos) {

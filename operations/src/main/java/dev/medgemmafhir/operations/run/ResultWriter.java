@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.run;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
@@ -13,7 +14,6 @@ import java.util.UUID;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.DocumentReference;
-import org.hl7.fhir.r4.model.Enumerations;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.Meta;
 import org.hl7.fhir.r4.model.Reference;
@@ -34,30 +34,40 @@ public final class ResultWriter {
     this.daos = daos;
   }
 
-  private void supersede(AiTask.Draft draft, Bundle tx, Optional<SearchParameterMap> supersedes, String key) {
-    if (supersedes.isEmpty() || !(draft.resource() instanceof DocumentReference fresh)) {
+  private void supersede(AiTask.Draft draft, Bundle tx, Optional<AiTask.Supersedes> supersedes, String key) {
+    if (supersedes.isEmpty()) {
       return;
     }
-    for (IBaseResource found : daos.getResourceDao("DocumentReference").search(supersedes.get(),
+    AiTask.Supersedes rule = supersedes.get();
+    for (IBaseResource found : daos.getResourceDao(rule.resourceType()).search(rule.search(),
         new SystemRequestDetails()).getResources(0, 100)) {
-      DocumentReference old = (DocumentReference) found;
-      boolean unverified = old.getDocStatus() == DocumentReference.ReferredDocumentStatus.PRELIMINARY;
-      boolean sameDraft = old.getIdentifier().stream().anyMatch(i -> key.equals(i.getValue()));
-      if (!unverified || sameDraft) {
+      Resource old = (Resource) found;
+      boolean sameDraft = identifiers(old).contains(key);
+      if (sameDraft || !rule.replaceable().test(old)) {
         continue;
       }
-      String id = "DocumentReference/" + old.getIdElement().getIdPart();
-      old.setStatus(Enumerations.DocumentReferenceStatus.SUPERSEDED);
+      String id = rule.resourceType() + "/" + old.getIdElement().getIdPart();
+      String version = old.getMeta().getVersionId();
+      rule.replace().accept(old, draft.resource());
       tx.addEntry().setFullUrl(id).setResource(old).getRequest().setMethod(Bundle.HTTPVerb.PUT).setUrl(id)
-          .setIfMatch("W/\"" + old.getMeta().getVersionId() + "\"");
-      fresh.addRelatesTo().setCode(DocumentReference.DocumentRelationshipType.REPLACES).setTarget(new Reference(id));
+          .setIfMatch("W/\"" + version + "\"");
     }
+  }
+
+  private static List<String> identifiers(Resource resource) {
+    if (resource instanceof DocumentReference d) {
+      return d.getIdentifier().stream().map(i -> i.getValue()).toList();
+    }
+    if (resource instanceof org.hl7.fhir.r4.model.DiagnosticReport r) {
+      return r.getIdentifier().stream().map(i -> i.getValue()).toList();
+    }
+    return List.of();
   }
 
   /** The draft an earlier identical request wrote, if any. */
   public Optional<Resource> findDraft(String type, String idempotencyKey) {
     SearchParameterMap byKey = SearchParameterMap.newSynchronous()
-        .add("identifier", new TokenParam(AiTransparency.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
+        .add("identifier", new TokenParam(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM, idempotencyKey));
     List<IBaseResource> found = daos.getResourceDao(type).search(byKey, new SystemRequestDetails()).getResources(0, 1);
     return found.stream().map(Resource.class::cast).findFirst();
   }
@@ -80,7 +90,7 @@ public final class ResultWriter {
    * and the new draft says it replaces them.
    */
   public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey,
-      Optional<SearchParameterMap> supersedes) {
+      Optional<AiTask.Supersedes> supersedes) {
     Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
     tx.addEntry().setFullUrl(placeholders.device().getReference()).setResource(model.device())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Device")
@@ -88,7 +98,7 @@ public final class ResultWriter {
     String type = draft.resource().fhirType();
     tx.addEntry().setFullUrl(placeholders.draft().getReference()).setResource(draft.resource())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl(type)
-        .setIfNoneExist("identifier=" + AiTransparency.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
+        .setIfNoneExist("identifier=" + AiVocabulary.DRAFT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
     tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(draft.provenance())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
     supersede(draft, tx, supersedes, idempotencyKey);

@@ -5,10 +5,7 @@ import ca.uhn.fhir.rest.annotation.IdParam;
 import ca.uhn.fhir.rest.annotation.Operation;
 import ca.uhn.fhir.rest.annotation.OperationParam;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
-import dev.medgemmafhir.operations.OperationRequestData;
-import dev.medgemmafhir.operations.async.AsyncKickoff;
-import dev.medgemmafhir.operations.run.AiTaskRunner;
-import dev.medgemmafhir.operations.run.ResultWriter;
+import dev.medgemmafhir.operations.run.AiOperationFlow;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.BooleanType;
 import org.hl7.fhir.r4.model.CodeType;
@@ -20,21 +17,17 @@ import org.hl7.fhir.r4.model.StringType;
 
 /**
  * {@code POST [base]/Encounter/{id}/$summarize}: parses, then hands over. What goes into a summary
- * is the {@link dev.medgemmafhir.operations.context.EncounterContextStrategy}'s business; writing is
- * the {@link ResultWriter}'s.
+ * is the {@link dev.medgemmafhir.operations.context.EncounterContextStrategy}'s business; the rest
+ * (dry run, earlier draft, sync or async, writing) the {@link AiOperationFlow}'s.
  */
 public final class SummarizeOperation {
 
   private final Summarizer summarizer;
-  private final AiTaskRunner runner;
-  private final ResultWriter writer;
-  private final AsyncKickoff async;
+  private final AiOperationFlow flow;
 
-  public SummarizeOperation(Summarizer summarizer, AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+  public SummarizeOperation(Summarizer summarizer, AiOperationFlow flow) {
     this.summarizer = summarizer;
-    this.runner = runner;
-    this.writer = writer;
-    this.async = async;
+    this.flow = flow;
   }
 
   @Operation(name = "$summarize", type = Encounter.class, idempotent = false,
@@ -62,25 +55,11 @@ public final class SummarizeOperation {
           + " citation key's reference")
       @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
-    SummarizeTask task = summarizer.prepare(encounterId,
+    return flow.run(summarizer.prepare(encounterId,
         style == null ? null : style.getValue(),
         persist == null ? null : persist.getValue(),
         maxTokens == null ? null : maxTokens.getValue(),
         model == null ? null : model.getValue(),
-        request);
-    OperationRequestData.record(request, task);
-    if (dryRun != null && Boolean.TRUE.equals(dryRun.getValue())) {
-      return task.preview();
-    }
-    if (task.persist()) {
-      var existing = writer.findDraft(task.draftType(), task.idempotencyKey());
-      if (existing.isPresent()) {
-        return existing.get();
-      }
-    }
-    if (AsyncKickoff.wantsAsync(request)) {
-      return async.accept(task, request);
-    }
-    return runner.runNow(task);
+        request), dryRun != null && Boolean.TRUE.equals(dryRun.getValue()), request);
   }
 }

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.summarize;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import dev.medgemmafhir.engine.GenerationParams;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.GenerationResult;
@@ -82,30 +83,31 @@ public final class SummarizeTask implements AiTask {
     return persist;
   }
 
-  /** The unverified AI summaries of the same kind for this encounter, still current. */
+  /** The unverified AI summaries of the same kind for this encounter, still current: marked superseded. */
   @Override
-  public java.util.Optional<ca.uhn.fhir.jpa.searchparam.SearchParameterMap> supersedes() {
-    return java.util.Optional.of(ca.uhn.fhir.jpa.searchparam.SearchParameterMap.newSynchronous()
+  public java.util.Optional<Supersedes> supersedes() {
+    var search = ca.uhn.fhir.jpa.searchparam.SearchParameterMap.newSynchronous()
         .add(DocumentReference.SP_ENCOUNTER, new ca.uhn.fhir.rest.param.ReferenceParam(target()))
         .add(DocumentReference.SP_TYPE, new ca.uhn.fhir.rest.param.TokenParam("http://loinc.org", style.loinc()))
         .add(DocumentReference.SP_STATUS, new ca.uhn.fhir.rest.param.TokenParam("current"))
-        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiTransparency.OBSERVATION_VALUE, AiTransparency.AIAST)));
+        .add("_security", new ca.uhn.fhir.rest.param.TokenParam(AiVocabulary.OBSERVATION_VALUE, AiVocabulary.AIAST));
+    return java.util.Optional.of(new Supersedes("DocumentReference", search,
+        old -> ((DocumentReference) old).getDocStatus() == DocumentReference.ReferredDocumentStatus.PRELIMINARY,
+        (old, fresh) -> {
+          ((DocumentReference) old).setStatus(Enumerations.DocumentReferenceStatus.SUPERSEDED);
+          ((DocumentReference) fresh).addRelatesTo().setCode(DocumentReference.DocumentRelationshipType.REPLACES)
+              .setTarget(new Reference("DocumentReference/" + old.getIdElement().getIdPart()));
+        }));
   }
 
   /**
    * What the model would be given, without running it: each message's text, the prompt's length
    * and what was left out ({@code dryRun}).
    */
+  @Override
   public org.hl7.fhir.r4.model.Parameters preview() {
-    org.hl7.fhir.r4.model.Parameters preview = new org.hl7.fhir.r4.model.Parameters();
-    for (dev.medgemmafhir.engine.ChatMessage message : request.messages()) {
-      StringBuilder text = new StringBuilder();
-      message.parts().forEach(p -> text.append(p instanceof dev.medgemmafhir.engine.ContentPart.Text t ? t.text() : "<image>"));
-      preview.addParameter(message.role().name().toLowerCase(java.util.Locale.ROOT),
-          new org.hl7.fhir.r4.model.StringType(text.toString()));
-    }
-    preview.addParameter("promptTokens", new IntegerType(fitted.promptTokens()));
-    preview.addParameter("maxTokens", new IntegerType(request.params().maxNewTokens()));
+    org.hl7.fhir.r4.model.Parameters preview = dev.medgemmafhir.operations.run.PromptPreview.of(request,
+        fitted.promptTokens());
     preview.addParameter("factsIncluded", new IntegerType(fitted.included().size()));
     preview.addParameter("factsOmitted", new IntegerType(fitted.omitted()));
     fitted.citations().forEach((key, reference) -> {
@@ -138,7 +140,7 @@ public final class SummarizeTask implements AiTask {
 
     DocumentReference doc = new DocumentReference();
     doc.getMeta().addSecurity(AiTransparency.aiast());
-    doc.addIdentifier().setSystem(AiTransparency.DRAFT_IDENTIFIER_SYSTEM).setValue(idempotencyKey);
+    doc.addIdentifier().setSystem(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM).setValue(idempotencyKey);
     doc.setStatus(Enumerations.DocumentReferenceStatus.CURRENT);
     doc.setDocStatus(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
     doc.setType(new CodeableConcept().addCoding(new Coding("http://loinc.org", style.loinc(), style.loincDisplay())));
@@ -169,7 +171,7 @@ public final class SummarizeTask implements AiTask {
   }
 
   private Extension inputSummary(Citations.Resolved cited, GenerationResult generated) {
-    Extension ext = new Extension(AiTransparency.CONTEXT_EXTENSION);
+    Extension ext = new Extension(AiVocabulary.CONTEXT_EXTENSION);
     ext.addExtension("factsIncluded", new IntegerType(fitted.included().size()));
     ext.addExtension("factsOmitted", new IntegerType(fitted.omitted()));
     fitted.omittedByType().forEach((type, count) -> {

@@ -93,6 +93,7 @@ class AsyncJobsTest {
       @Override public String idempotencyKey() { return "k"; }
       @Override public String draftType() { return "Basic"; }
       @Override public boolean persist() { return false; }
+      @Override public org.hl7.fhir.r4.model.Parameters preview() { return new org.hl7.fhir.r4.model.Parameters(); }
       @Override public Draft complete(GenerationResult generated, Reference device, Reference draftReference) {
         Basic basic = new Basic();
         basic.getCode().setText(generated.text());

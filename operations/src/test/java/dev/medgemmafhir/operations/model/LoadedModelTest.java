@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.model;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.medgemmafhir.engine.Cancellation;
@@ -25,14 +26,14 @@ class LoadedModelTest {
   @Test
   void aConvertedModelsDeviceCarriesItsConversionRecord() {
     Device device = model(Optional.of(RECORD)).device();
-    Attachment record = (Attachment) device.getExtensionByUrl(AiTransparency.MODEL_CONVERSION_EXTENSION).getValue();
+    Attachment record = (Attachment) device.getExtensionByUrl(AiVocabulary.MODEL_CONVERSION_EXTENSION).getValue();
     assertThat(record.getContentType()).isEqualTo("application/json");
     assertThat(new String(record.getData(), StandardCharsets.UTF_8)).isEqualTo(RECORD);
   }
 
   @Test
   void aModelConvertedElsewhereHasNoConversionExtension() {
-    assertThat(model(Optional.empty()).device().getExtensionByUrl(AiTransparency.MODEL_CONVERSION_EXTENSION)).isNull();
+    assertThat(model(Optional.empty()).device().getExtensionByUrl(AiVocabulary.MODEL_CONVERSION_EXTENSION)).isNull();
   }
 
   private static LoadedModel model(Optional<String> record) {

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.cdshooks;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -24,7 +25,7 @@ public final class CdsServices {
 
   public static final String PATIENT_VIEW = "medgemma-patient-summary";
   public static final String ENCOUNTER_DISCHARGE = "medgemma-discharge-summary";
-  static final String AIAST = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST";
+  static final String AIAST = AiVocabulary.AIAST_TOKEN;
   static final String DISCHARGE_LOINC = "http://loinc.org|18842-5";
   /** Newest AI summaries first; the service picks the first one still awaiting review. */
   static final String SUMMARY_QUERY = "DocumentReference?subject=Patient/{{context.patientId}}&_security="
@@ -217,7 +218,7 @@ public final class CdsServices {
 
   private static boolean isAi(JsonNode resource) {
     for (JsonNode label : resource.path("meta").path("security")) {
-      if ("AIAST".equals(label.path("code").asText())) {
+      if (AiVocabulary.AIAST.equals(label.path("code").asText())) {
         return true;
       }
     }
@@ -266,7 +267,7 @@ public final class CdsServices {
     ObjectNode source = card.putObject("source");
     source.put("label", "medgemma-fhir (AI-generated, awaiting clinician review)");
     source.putObject("topic").put("system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue")
-        .put("code", "AIAST").put("display", "Artificial Intelligence asserted");
+        .put("code", AiVocabulary.AIAST).put("display", AiVocabulary.AIAST_DISPLAY);
     card.putArray("links").addObject().put("label", label).put("url", url).put("type", "absolute");
     return card;
   }

@@ -55,9 +55,11 @@ public class FhirRestfulServerConfig {
       @Qualifier(FHIR_INTERCEPTOR) ObjectProvider<Object> interceptors) {
     RestfulServer server = new RestfulServer(systemDao.getContext());
     // HAPI stores references without their version unless told otherwise; a Provenance must
-    // name the exact version of every input, and a summary the versions it cites.
+    // name the exact version of every input, a summary the versions it cites, and an $ask answer
+    // (Parameters: citation.reference, document) the versions it rests on.
     server.getFhirContext().getParserOptions().setDontStripVersionsFromReferencesAtPaths(
-        "Provenance.entity.what", "DocumentReference.context.related", "AuditEvent.entity.what");
+        "Provenance.entity.what", "DocumentReference.context.related", "AuditEvent.entity.what",
+        "Parameters.parameter.value", "Parameters.parameter.part.value");
     // Narratives would put clinical text into generated HTML we never show; skip the work.
     server.getFhirContext().setNarrativeGenerator(new NullNarrativeGenerator());
     server.registerProviders(resourceProviders.createProviders());

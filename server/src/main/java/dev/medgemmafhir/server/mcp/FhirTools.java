@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.mcp;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import ca.uhn.fhir.context.FhirContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -35,7 +36,7 @@ import org.hl7.fhir.r4.model.Type;
  */
 public final class FhirTools {
 
-  static final String AIAST = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST";
+  static final String AIAST = AiVocabulary.AIAST_TOKEN;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final LoopbackFhir fhir;
@@ -51,7 +52,8 @@ public final class FhirTools {
   }
 
   public List<SyncToolSpecification> all() {
-    return List.of(summarizeEncounter(), draftImagingReport(), listAiDrafts(), readResource(), verifyDraft());
+    return List.of(summarizeEncounter(), draftImagingReport(), askPatientRecord(), listAiDrafts(), readResource(),
+        verifyDraft());
   }
 
   SyncToolSpecification summarizeEncounter() {
@@ -98,6 +100,77 @@ public final class FhirTools {
           add(parameters, "model", args.get("model") == null ? null : new StringType(string(args.get("model"))));
           return written(fhir.post(study + "/$draft-report", caller.authorization(), encode(parameters), false));
         });
+  }
+
+  SyncToolSpecification askPatientRecord() {
+    return tool("ask_patient_record",
+        "Answers a question about a patient's record with MedGemma (FHIR Patient/{id}/$ask, or Encounter/{id}/$ask"
+            + " for one encounter), every statement about the patient citing the record's resources (versioned"
+            + " references and the facts' text). When the record does not answer, the answer says so and cites"
+            + " nothing. Writes nothing unless persist is true (then a preliminary AI-labelled DocumentReference with"
+            + " a Provenance). Needs Patient.r (Encounter.r), and DocumentReference.c to persist.",
+        """
+        {"type":"object","properties":{
+          "patient":{"type":"string","description":"Patient id or Patient/{id}; or give encounter"},
+          "encounter":{"type":"string","description":"Encounter id or Encounter/{id}, to ask about one encounter"},
+          "question":{"type":"string"},
+          "history":{"type":"array","items":{"type":"string"},
+            "description":"earlier turns in pairs: question, answer, ..."},
+          "maxTokens":{"type":"integer","minimum":1},
+          "model":{"type":"string"},
+          "persist":{"type":"boolean","description":"default false"}},
+         "required":["question"]}""",
+        (caller, args) -> {
+          boolean byEncounter = args.get("encounter") != null;
+          if (byEncounter == (args.get("patient") != null)) {
+            throw new IllegalArgumentException("give exactly one of patient and encounter");
+          }
+          String target = byEncounter ? reference("Encounter", args.get("encounter"))
+              : reference("Patient", args.get("patient"));
+          Parameters parameters = new Parameters();
+          add(parameters, "question", new StringType(string(args.get("question"))));
+          if (args.get("history") instanceof List<?> turns) {
+            turns.forEach(turn -> add(parameters, "history", new StringType(string(turn))));
+          }
+          add(parameters, "maxTokens", integer(args.get("maxTokens")));
+          add(parameters, "model", args.get("model") == null ? null : new StringType(string(args.get("model"))));
+          add(parameters, "persist", args.get("persist") == null ? null
+              : new org.hl7.fhir.r4.model.BooleanType(Boolean.parseBoolean(string(args.get("persist")))));
+          return answered(fhir.post(target + "/$ask", caller.authorization(), encode(parameters), false));
+        });
+  }
+
+  /** The answer of {@code $ask}: its text, citations (reference and fact), what it kept, and the Parameters. */
+  private Outcome answered(LoopbackFhir.Response response) {
+    if (!response.ok()) {
+      return new Outcome(error(response), true);
+    }
+    JsonNode answer = json(response.body());
+    ObjectNode result = JSON.createObjectNode();
+    result.put("httpStatus", response.status());
+    var citations = JSON.createArrayNode();
+    var written = JSON.createArrayNode();
+    for (JsonNode parameter : answer.path("parameter")) {
+      String name = parameter.path("name").asText();
+      if (name.equals("answer")) {
+        result.put("answer", parameter.path("valueMarkdown").asText());
+      } else if (name.equals("citation")) {
+        ObjectNode citation = JSON.createObjectNode();
+        for (JsonNode part : parameter.path("part")) {
+          JsonNode value = part.has("valueReference") ? part.path("valueReference").path("reference")
+              : part.path("valueString");
+          citation.put(part.path("name").asText(), value.asText());
+        }
+        citations.add(citation);
+      } else if (name.equals("document")) {
+        written.add(parameter.path("valueReference").path("reference").asText().replaceFirst("/_history/.*", ""));
+      }
+    }
+    result.set("citations", citations);
+    result.set("written", written);
+    result.put("aiGenerated", true);
+    result.set("resource", answer);
+    return new Outcome(result, false);
   }
 
   SyncToolSpecification listAiDrafts() {
@@ -268,7 +341,7 @@ public final class FhirTools {
     draft.put("date", type.equals("DocumentReference") ? resource.path("date").asText() : resource.path("issued").asText());
     boolean ai = false;
     for (JsonNode label : resource.path("meta").path("security")) {
-      ai |= "AIAST".equals(label.path("code").asText());
+      ai |= AiVocabulary.AIAST.equals(label.path("code").asText());
     }
     draft.put("aiGenerated", ai);
     JsonNode attachment = type.equals("DocumentReference")

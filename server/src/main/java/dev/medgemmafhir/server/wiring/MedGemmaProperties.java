@@ -22,7 +22,7 @@ public record MedGemmaProperties(
   public MedGemmaProperties {
     engine = engine == null ? new Engine(null, null, null, null, null, null) : engine;
     models = models == null ? Map.of() : new LinkedHashMap<>(models);
-    operations = operations == null ? new Operations(null, null) : operations;
+    operations = operations == null ? new Operations(null, null, null) : operations;
     async = async == null ? new Async(null, null, null, null) : async;
   }
 
@@ -66,9 +66,10 @@ public record MedGemmaProperties(
     }
   }
 
-  public record Operations(Operation summarize, DraftReport draftReport) {
+  public record Operations(Operation summarize, DraftReport draftReport, Operation ask) {
     public Operations {
       summarize = summarize == null ? new Operation(null, null, null) : summarize;
+      ask = ask == null ? new Operation(null, null, null) : ask;
       draftReport = draftReport == null ? new DraftReport(null, null, null, null, null, null, null) : draftReport;
     }
   }

@@ -10,7 +10,13 @@ import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
 import dev.medgemmafhir.engine.MedGemmaModel;
 import dev.medgemmafhir.engine.model.ExecutionProvider;
 import dev.medgemmafhir.engine.model.RuntimeOptions;
+import dev.medgemmafhir.operations.ask.AskOperation;
+import dev.medgemmafhir.operations.ask.Asker;
 import dev.medgemmafhir.operations.async.AsyncJobStore;
+import dev.medgemmafhir.operations.context.JpaPatientRecord;
+import dev.medgemmafhir.operations.context.RecordSection;
+import dev.medgemmafhir.operations.context.RecordSections;
+import java.util.List;
 import dev.medgemmafhir.operations.async.AsyncJobs;
 import dev.medgemmafhir.operations.OperationParameters;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
@@ -19,9 +25,12 @@ import dev.medgemmafhir.operations.context.EncounterContextStrategy;
 import dev.medgemmafhir.operations.draftreport.DicomWeb;
 import dev.medgemmafhir.operations.draftreport.DraftReportOperation;
 import dev.medgemmafhir.operations.draftreport.DraftReporter;
+import dev.medgemmafhir.operations.draftreport.ImageChoice;
+import dev.medgemmafhir.operations.draftreport.StudyImages;
 import dev.medgemmafhir.operations.context.JpaEncounterContext;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
+import dev.medgemmafhir.operations.run.AiOperationFlow;
 import dev.medgemmafhir.operations.run.AiTaskRunner;
 import dev.medgemmafhir.operations.run.ResultWriter;
 import dev.medgemmafhir.operations.summarize.SummarizeOperation;
@@ -50,6 +59,7 @@ public class OperationsWiring {
     Map<String, String> defaults = new HashMap<>();
     putDefault(defaults, "summarize", properties.operations().summarize().model(), properties);
     putDefault(defaults, "draft-report", properties.operations().draftReport().model(), properties);
+    putDefault(defaults, "ask", properties.operations().ask().model(), properties);
     ModelCatalog catalog = new ModelCatalog(defaults);
     RuntimeOptions options = runtimeOptions(properties.engine());
     properties.models().forEach((id, model) -> {
@@ -146,11 +156,25 @@ public class OperationsWiring {
     return new AsyncKickoff(jobs, (kickoff, status, result) -> audit.ifAvailable(a -> a.recordJobEnd(kickoff, status, result)));
   }
 
-  /** Unknown, misspelt, repeated or mistyped parameters of the AI operations are 400s. */
+  /** Unknown, misspelt, repeated or mistyped parameters of the AI operations and of $verify are 400s. */
   @Bean
   @Qualifier(FHIR_INTERCEPTOR)
   public OperationParameters operationParameters(FhirContext fhir) {
-    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class);
+    return new OperationParameters(fhir, SummarizeOperation.class, DraftReportOperation.class, AskOperation.class,
+        dev.medgemmafhir.interceptors.review.ClinicianReviewProvider.class);
+  }
+
+  /** Once an AI operation streams ({@code Accept: text/event-stream}), HAPI writes no response of its own after it. */
+  @Bean
+  @Qualifier(FHIR_INTERCEPTOR)
+  public dev.medgemmafhir.operations.run.EventStream eventStream() {
+    return new dev.medgemmafhir.operations.run.EventStream();
+  }
+
+  /** The one flow of every AI operation: dry run, earlier draft, sync or async. */
+  @Bean
+  public AiOperationFlow aiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+    return new AiOperationFlow(runner, writer, async);
   }
 
   @Bean
@@ -169,11 +193,31 @@ public class OperationsWiring {
   @Bean
   @Qualifier(FHIR_PROVIDER)
   public SummarizeOperation summarizeOperation(EncounterContextStrategy strategy, ModelCatalog catalog,
-      AiTaskRunner runner, ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties) {
+      AiOperationFlow flow, MedGemmaProperties properties) {
     MedGemmaProperties.Operation config = properties.operations().summarize();
     Summarizer summarizer = new Summarizer(strategy, catalog,
         new Summarizer.Limits(config.defaultMaxTokens(), config.maxTokens()));
-    return new SummarizeOperation(summarizer, runner, writer, async);
+    return new SummarizeOperation(summarizer, flow);
+  }
+
+  /**
+   * The sections a patient's record is read in for {@code $ask}: define a {@code List<RecordSection>} bean
+   * to add one (a site's own note type) or replace them.
+   */
+  @Bean
+  @ConditionalOnMissingBean(name = "recordSections")
+  public List<RecordSection> recordSections() {
+    return RecordSections.defaults();
+  }
+
+  @Bean
+  @Qualifier(FHIR_PROVIDER)
+  public AskOperation askOperation(DaoRegistry daos, @Qualifier("recordSections") List<RecordSection> recordSections,
+      EncounterContextStrategy encounters, ModelCatalog catalog, AiOperationFlow flow, MedGemmaProperties properties) {
+    MedGemmaProperties.Operation config = properties.operations().ask();
+    Asker asker = new Asker(new JpaPatientRecord(daos, recordSections), encounters, catalog,
+        new Asker.Limits(config.defaultMaxTokens(), config.maxTokens()));
+    return new AskOperation(asker, flow);
   }
 
   /** The PACS client: {@code $draft-report} fetches images with it, the review app shows them through it. */
@@ -184,14 +228,21 @@ public class OperationsWiring {
         pacs.maxImageSize().toBytes(), pacs.authorization(), pacs.allowedAddresses()));
   }
 
+  /** Replace this bean to change which of a study's images $draft-report uses. */
+  @Bean
+  @ConditionalOnMissingBean
+  public ImageChoice imageChoice(DaoRegistry daos, DicomWeb dicomWeb) {
+    return new StudyImages(daos, dicomWeb);
+  }
+
   @Bean
   @Qualifier(FHIR_PROVIDER)
-  public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiTaskRunner runner,
-      ResultWriter writer, AsyncKickoff async, MedGemmaProperties properties, DicomWeb dicomWeb) {
+  public DraftReportOperation draftReportOperation(DaoRegistry daos, ModelCatalog catalog, AiOperationFlow flow,
+      MedGemmaProperties properties, DicomWeb dicomWeb, ImageChoice imageChoice) {
     MedGemmaProperties.DraftReport config = properties.operations().draftReport();
-    DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, new DraftReporter.Limits(
+    DraftReporter reporter = new DraftReporter(daos, catalog, dicomWeb, imageChoice, new DraftReporter.Limits(
         config.defaultMaxTokens(), config.maxTokens(), config.defaultMaxImages(), config.maxImages(),
         config.maxImagesPerSeries()));
-    return new DraftReportOperation(reporter, runner, writer, async);
+    return new DraftReportOperation(reporter, flow);
   }
 }

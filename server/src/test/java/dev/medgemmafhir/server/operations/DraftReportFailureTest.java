@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ca.uhn.fhir.interceptor.api.IInterceptorService;
@@ -175,7 +176,7 @@ class DraftReportFailureTest extends AiOperationsServer {
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     org.hl7.fhir.r4.model.DiagnosticReport report = parse(response, org.hl7.fhir.r4.model.DiagnosticReport.class);
     org.hl7.fhir.r4.model.Extension summary = report.getExtensionByUrl(
-        dev.medgemmafhir.operations.AiTransparency.CONTEXT_EXTENSION);
+        dev.medgemmafhir.vocabulary.AiVocabulary.CONTEXT_EXTENSION);
     assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesIncluded").getValue()).getValue())
         .isEqualTo(1);
     assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesMissing").getValue()).getValue())
@@ -211,7 +212,7 @@ class DraftReportFailureTest extends AiOperationsServer {
     HttpResponse<String> response = post("/" + study + "/$draft-report", parameters);
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     org.hl7.fhir.r4.model.Extension summary = parse(response, org.hl7.fhir.r4.model.DiagnosticReport.class)
-        .getExtensionByUrl(dev.medgemmafhir.operations.AiTransparency.CONTEXT_EXTENSION);
+        .getExtensionByUrl(dev.medgemmafhir.vocabulary.AiVocabulary.CONTEXT_EXTENSION);
     // Three per series (max-images-per-series), two allowed: one cut.
     assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("imagesIncluded").getValue()).getValue())
         .isEqualTo(2);

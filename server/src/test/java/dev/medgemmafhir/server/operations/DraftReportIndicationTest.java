@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.medgemmafhir.operations.AiTransparency;
@@ -23,7 +24,7 @@ class DraftReportIndicationTest extends AiOperationsServer {
         DraftReportFailureTest.withModel(model, picture("png", 6, 16, 16)));
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     DiagnosticReport report = parse(response, DiagnosticReport.class);
-    assertThat(((CodeType) report.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION)
+    assertThat(((CodeType) report.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION)
         .getExtensionByUrl("indicationSource").getValue()).getValue()).isEqualTo("order");
     assertThat(engine.lastPromptText()).contains(StudyFixtures.ORDER_CODE).doesNotContain(StudyFixtures.STUDY_REASON);
   }

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.medgemmafhir.operations.AiTransparency;
@@ -50,7 +51,7 @@ class DraftReportOperationTest extends AiOperationsServer {
   }
 
   static int summaryInt(DiagnosticReport report, String name) {
-    return ((IntegerType) report.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION).getExtensionByUrl(name)
+    return ((IntegerType) report.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION).getExtensionByUrl(name)
         .getValue()).getValue();
   }
 
@@ -64,10 +65,10 @@ class DraftReportOperationTest extends AiOperationsServer {
 
     assertThat(report.getIdElement().getIdPart()).isNotBlank();
     assertThat(report.getMeta().getSecurity()).anySatisfy(c -> {
-      assertThat(c.getSystem()).isEqualTo(AiTransparency.OBSERVATION_VALUE);
+      assertThat(c.getSystem()).isEqualTo(AiVocabulary.OBSERVATION_VALUE);
       assertThat(c.getCode()).isEqualTo("AIAST");
     });
-    assertThat(report.getIdentifierFirstRep().getSystem()).isEqualTo(AiTransparency.DRAFT_IDENTIFIER_SYSTEM);
+    assertThat(report.getIdentifierFirstRep().getSystem()).isEqualTo(AiVocabulary.DRAFT_IDENTIFIER_SYSTEM);
     assertThat(report.getIdentifierFirstRep().getValue()).startsWith("draft-report-");
     assertThat(report.getStatus()).isEqualTo(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
     assertThat(report.getCategory()).extracting(c -> c.getCodingFirstRep().getSystem() + "|" + c.getCodingFirstRep().getCode())
@@ -95,7 +96,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     assertThat(provenances.getEntry()).hasSize(1);
     Provenance provenance = (Provenance) provenances.getEntryFirstRep().getResource();
     assertThat(provenance.getMeta().getProfile()).extracting(p -> p.getValue())
-        .contains(AiTransparency.AI_PROVENANCE_PROFILE);
+        .contains(AiVocabulary.AI_PROVENANCE_PROFILE);
     assertThat(provenance.getAgentFirstRep().getType().getCodingFirstRep().getCode()).isEqualTo("author");
     String deviceRef = provenance.getAgentFirstRep().getWho().getReference();
     Device device = client.read().resource(Device.class).withId(new IdType(deviceRef).getIdPart()).execute();
@@ -118,7 +119,7 @@ class DraftReportOperationTest extends AiOperationsServer {
 
     // The searches SMART apps use find it.
     Bundle labelled = client.search().forResource(DiagnosticReport.class)
-        .withSecurity(AiTransparency.OBSERVATION_VALUE, "AIAST").returnBundle(Bundle.class).execute();
+        .withSecurity(AiVocabulary.OBSERVATION_VALUE, "AIAST").returnBundle(Bundle.class).execute();
     assertThat(labelled.getEntry()).extracting(e -> e.getResource().getIdElement().getIdPart())
         .contains(report.getIdElement().getIdPart());
 
@@ -180,7 +181,7 @@ class DraftReportOperationTest extends AiOperationsServer {
         + "; ordered: " + StudyFixtures.ORDER_CODE + "; " + StudyFixtures.ORDER_NOTE);
     assertThat(prompt).contains("Image 1: attached image 1 (view 1)", "Image 3: attached image 3 (view 3)");
     assertThat(engine.lastImages()).containsExactly(first, second, third);
-    assertThat(((CodeType) report.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION)
+    assertThat(((CodeType) report.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION)
         .getExtensionByUrl("indicationSource").getValue()).getValue()).isEqualTo("study");
 
     // An indication in the request replaces the derived one.
@@ -190,7 +191,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     DiagnosticReport answered = parse(post("/" + chest.study() + "/$draft-report", asked), DiagnosticReport.class);
     assertThat(engine.lastPromptText()).contains("Clinical indication: Fever after chemotherapy; rule out pneumonia\n")
         .doesNotContain(StudyFixtures.ORDER_NOTE);
-    assertThat(((CodeType) answered.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION)
+    assertThat(((CodeType) answered.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION)
         .getExtensionByUrl("indicationSource").getValue()).getValue()).isEqualTo("request");
   }
 
@@ -309,7 +310,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     var in = definition.getParameter().stream()
         .filter(p -> p.getUse() == OperationDefinition.OperationParameterUse.IN).toList();
     assertThat(in).extracting(p -> p.getName())
-        .containsExactlyInAnyOrder("persist", "maxTokens", "model", "indication", "image", "maxImages");
+        .containsExactlyInAnyOrder("persist", "maxTokens", "model", "indication", "image", "maxImages", "dryRun");
     assertThat(in).allSatisfy(p -> assertThat(p.getDocumentation()).isNotBlank());
     var image = in.stream().filter(p -> p.getName().equals("image")).findFirst().orElseThrow();
     assertThat(image.getType()).isEqualTo("Attachment");
@@ -329,7 +330,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     assertThat(report.getCode().getCodingFirstRep().getSystem()).isEqualTo("http://loinc.org");
     assertThat(report.getCode().getCodingFirstRep().getCode()).isEqualTo("18748-4");
     assertThat(report.getConclusion()).isEqualTo("Last paragraph wins.");
-    Extension summary = report.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
+    Extension summary = report.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION);
     assertThat(summary.getExtensionByUrl("imagesIncluded")).isNotNull();
   }
 }

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -180,7 +181,7 @@ class DraftReportOrthancTest extends AiOperationsServer {
     DiagnosticReport report = parse(response, DiagnosticReport.class);
     assertThat(report.getStatus()).isEqualTo(DiagnosticReport.DiagnosticReportStatus.PRELIMINARY);
     assertThat(report.getImagingStudyFirstRep().getReference()).isEqualTo(study);
-    int included = ((IntegerType) report.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION)
+    int included = ((IntegerType) report.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION)
         .getExtensionByUrl("imagesIncluded").getValue()).getValue();
     // Both series contribute before either gives a second image.
     assertThat(included).isBetween(2, 4);

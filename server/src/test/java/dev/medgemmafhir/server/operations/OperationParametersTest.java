@@ -59,6 +59,14 @@ class OperationParametersTest extends AiOperationsServer {
         400, "Unknown parameter 'maxImage'", "maxImages");
     assertThat(written()).isEqualTo(before);
 
+    // $verify (DocumentReference and DiagnosticReport each define their own parameters) checks them too.
+    assertOutcome(post("/DocumentReference/any/$verify", SummarizeOperationTest.params("decison", "valueCode",
+        "accept")), 400, "Unknown parameter 'decison'", "decision");
+    assertOutcome(post("/DocumentReference/any/$verify", SummarizeOperationTest.params("conclusion", "valueString",
+        "x")), 400, "Unknown parameter 'conclusion'");
+    assertOutcome(post("/DiagnosticReport/any/$verify", SummarizeOperationTest.params("decision", "valueCode",
+        "accept", "decision", "valueCode", "reject")), 400, "'decision'", "2 times");
+
     // The statuses the README gives for the wrong method and for an unknown resource type.
     assertThat(get("/fhir/" + encounter + "/$summarize").statusCode()).isEqualTo(405);
     assertThat(get("/fhir/Foo/1").statusCode()).isEqualTo(404);

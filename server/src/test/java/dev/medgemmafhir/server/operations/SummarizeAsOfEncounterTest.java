@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ca.uhn.fhir.rest.api.CacheControlDirective;
@@ -105,7 +106,7 @@ class SummarizeAsOfEncounterTest extends AiOperationsServer {
         SummarizeOperationTest.params("model", "valueString", model));
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     DocumentReference draft = parse(response, DocumentReference.class);
-    Extension summary = draft.getExtensionByUrl(dev.medgemmafhir.operations.AiTransparency.CONTEXT_EXTENSION);
+    Extension summary = draft.getExtensionByUrl(dev.medgemmafhir.vocabulary.AiVocabulary.CONTEXT_EXTENSION);
     assertThat(((IntegerType) summary.getExtensionByUrl("factsOmitted").getValue()).getValue()).isPositive();
 
     List<IBaseResource> seen = inputsSeen(draft);

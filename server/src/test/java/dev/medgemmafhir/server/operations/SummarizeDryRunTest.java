@@ -41,4 +41,39 @@ class SummarizeDryRunTest extends AiOperationsServer {
     assertThat(engine.requests).isEmpty();
     assertThat(written()).isEqualTo(before);
   }
+
+  @Test
+  void anEncountersContextLeavesOutWhatWasEnteredInErrorOrRefutedAndMarksWhatIsInactive() throws Exception {
+    String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
+    Encounter e = new Encounter().setStatus(Encounter.EncounterStatus.INPROGRESS).setSubject(new Reference(patient));
+    e.getClass_().setCode("IMP");
+    String encounter = client.create().resource(e).execute().getId().toUnqualifiedVersionless().getValue();
+    for (var status : java.util.List.of(Observation.ObservationStatus.FINAL, Observation.ObservationStatus.ENTEREDINERROR)) {
+      Observation o = new Observation().setStatus(status).setSubject(new Reference(patient))
+          .setEncounter(new Reference(encounter));
+      o.getCode().setText(status == Observation.ObservationStatus.FINAL ? "Sodium" : "Potassium");
+      o.setValue(new org.hl7.fhir.r4.model.Quantity(140));
+      client.create().resource(o).execute();
+    }
+    for (String[] c : new String[][] {{"Pneumonia", "active", "refuted"}, {"Sepsis", "resolved", "confirmed"},
+        {"Gout", "active", "entered-in-error"}}) {
+      org.hl7.fhir.r4.model.Condition condition = new org.hl7.fhir.r4.model.Condition()
+          .setSubject(new Reference(patient)).setEncounter(new Reference(encounter));
+      condition.getCode().setText(c[0]);
+      condition.getClinicalStatus().addCoding(new org.hl7.fhir.r4.model.Coding(
+          "http://terminology.hl7.org/CodeSystem/condition-clinical", c[1], null));
+      condition.getVerificationStatus().addCoding(new org.hl7.fhir.r4.model.Coding(
+          "http://terminology.hl7.org/CodeSystem/condition-ver-status", c[2], null));
+      client.create().resource(condition).execute();
+    }
+    String model = register("dry-status", ScriptedEngine.textOnly("dry-status", request -> "never"));
+
+    HttpResponse<String> response = post("/" + encounter + "/$summarize", SummarizeOperationTest.params(
+        "model", "valueString", model, "dryRun", "valueBoolean", "true"));
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    String user = parse(response, Parameters.class).getParameter("user").getValue().primitiveValue();
+    assertThat(user).contains("Sodium").doesNotContain("Potassium")
+        .doesNotContain("Pneumonia").doesNotContain("Gout")
+        .containsPattern("Condition \\(resolved[^\\n]*Sepsis");
+  }
 }

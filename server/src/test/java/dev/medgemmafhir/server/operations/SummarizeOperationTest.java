@@ -1,5 +1,6 @@
 package dev.medgemmafhir.server.operations;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.medgemmafhir.operations.AiTransparency;
@@ -74,7 +75,7 @@ class SummarizeOperationTest extends AiOperationsServer {
 
     assertThat(doc.getIdElement().getIdPart()).isNotBlank();
     assertThat(doc.getMeta().getSecurity()).anySatisfy(c -> {
-      assertThat(c.getSystem()).isEqualTo(AiTransparency.OBSERVATION_VALUE);
+      assertThat(c.getSystem()).isEqualTo(AiVocabulary.OBSERVATION_VALUE);
       assertThat(c.getCode()).isEqualTo("AIAST");
     });
     assertThat(doc.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
@@ -89,11 +90,11 @@ class SummarizeOperationTest extends AiOperationsServer {
     assertThat(deviceRef).startsWith("Device/");
     Device device = client.read().resource(Device.class).withId(new IdType(deviceRef).getIdPart()).execute();
     assertThat(device.getType().getCodingFirstRep().getCode()).isEqualTo("Artificial-Intelligence");
-    assertThat(device.getIdentifierFirstRep().getSystem()).isEqualTo(AiTransparency.DEVICE_IDENTIFIER_SYSTEM);
+    assertThat(device.getIdentifierFirstRep().getSystem()).isEqualTo(AiVocabulary.DEVICE_IDENTIFIER_SYSTEM);
     assertThat(device.getVersionFirstRep().getValue()).contains("sha256:");
 
     // The context was cut to the tiny model's 1024 tokens, and the cut is reported.
-    Extension summary = doc.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
+    Extension summary = doc.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION);
     int included = ((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("factsIncluded").getValue()).getValue();
     int omitted = ((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("factsOmitted").getValue()).getValue();
     assertThat(included).isPositive();
@@ -111,7 +112,7 @@ class SummarizeOperationTest extends AiOperationsServer {
     assertThat(provenances.getEntry()).hasSize(1);
     Provenance provenance = (Provenance) provenances.getEntryFirstRep().getResource();
     assertThat(provenance.getMeta().getProfile()).extracting(p -> p.getValue())
-        .contains(AiTransparency.AI_PROVENANCE_PROFILE);
+        .contains(AiVocabulary.AI_PROVENANCE_PROFILE);
     assertThat(provenance.getAgentFirstRep().getWho().getReference()).isEqualTo(deviceRef);
     assertThat(provenance.getAgentFirstRep().getType().getCodingFirstRep().getCode()).isEqualTo("author");
     // Every fact the model saw (the encounter and the patient are facts too), once each.
@@ -127,7 +128,7 @@ class SummarizeOperationTest extends AiOperationsServer {
         .where(Provenance.AGENT.hasId(deviceRef)).returnBundle(Bundle.class).execute();
     assertThat(byAgent.getEntry()).isNotEmpty();
     Bundle labelled = client.search().forResource(DocumentReference.class)
-        .withSecurity(AiTransparency.OBSERVATION_VALUE, "AIAST").returnBundle(Bundle.class).execute();
+        .withSecurity(AiVocabulary.OBSERVATION_VALUE, "AIAST").returnBundle(Bundle.class).execute();
     assertThat(labelled.getEntry()).extracting(e -> e.getResource().getIdElement().getIdPart())
         .contains(doc.getIdElement().getIdPart());
 
@@ -163,8 +164,8 @@ class SummarizeOperationTest extends AiOperationsServer {
     // A handoff is its own kind of document, not a brief summary.
     assertThat(doc.getType().getCodingFirstRep().getCode()).isEqualTo("18761-7");
     assertThat(doc.getContentFirstRep().getAttachment().getTitle()).startsWith("Transfer summary note");
-    assertThat(doc.getAuthorFirstRep().getIdentifier().getSystem()).isEqualTo(AiTransparency.DEVICE_IDENTIFIER_SYSTEM);
-    Extension summary = doc.getExtensionByUrl(AiTransparency.CONTEXT_EXTENSION);
+    assertThat(doc.getAuthorFirstRep().getIdentifier().getSystem()).isEqualTo(AiVocabulary.DEVICE_IDENTIFIER_SYSTEM);
+    Extension summary = doc.getExtensionByUrl(AiVocabulary.CONTEXT_EXTENSION);
     assertThat(((org.hl7.fhir.r4.model.IntegerType) summary.getExtensionByUrl("generatedTokens").getValue()).getValue())
         .isBetween(1, 5);
     assertThat(count(DocumentReference.class)).isEqualTo(docs);

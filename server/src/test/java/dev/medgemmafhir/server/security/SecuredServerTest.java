@@ -288,6 +288,47 @@ class SecuredServerTest {
         assertThat(((AuditEvent) e.getResource()).getSubtype()).anyMatch(c -> "summarize".equals(c.getCode())));
   }
 
+  static Parameters question(boolean persist) {
+    Parameters parameters = new Parameters();
+    parameters.addParameter("question", new StringType("When was her last HbA1c?"));
+    if (persist) {
+      parameters.addParameter("persist", new org.hl7.fhir.r4.model.BooleanType(true));
+    }
+    return parameters;
+  }
+
+  @Test
+  void askNeedsToReadItsRecordAndToCreateOnlyWhenKeepingTheAnswer() {
+    assertThat(operationExists("ask")).as("$ask is registered").isTrue();
+    AiDrafts.Ids ids = seed();
+    AiDrafts.Ids other = seed();
+    String path = ids.patient() + "/$ask";
+
+    assertThat(outcome(fhir.post(path, token("user/Encounter.r"), question(false)), 403)).contains("Patient.r");
+    assertThat(outcome(fhir.post(path, patientToken("patient/Patient.r", other.patient()), question(false)), 403))
+        .contains("compartment");
+    assertThat(outcome(fhir.post(path, token("user/Patient.r"), question(true)), 403)).contains("DocumentReference.c");
+    assertThat(outcome(fhir.post(path + "?persist=true", token("user/Patient.r"), question(false)), 403))
+        .contains("DocumentReference.c");
+    // Allowed through: whatever the operation answers (no model is configured here), it is not a scope refusal.
+    assertThat(fhir.post(path, patientToken("patient/Patient.r", ids.patient()), question(false)).statusCode())
+        .isNotIn(401, 403);
+    assertThat(fhir.post(path, token("user/Patient.r user/DocumentReference.c"), question(true)).statusCode())
+        .isNotIn(401, 403);
+    assertThat(outcome(fhir.post(ids.encounter() + "/$ask", token("user/Patient.r"), question(false)), 403))
+        .contains("Encounter.r");
+    assertThat(fhir.post(ids.encounter() + "/$ask", token("user/Encounter.r"), question(false)).statusCode())
+        .isNotIn(401, 403);
+    // [base]/$ask reads no record and writes nothing: a valid token is enough, none is a 401.
+    outcome(fhir.post("$ask", null, question(false)), 401);
+    assertThat(fhir.post("$ask", patientToken("patient/Observation.r", other.patient()), question(false)).statusCode())
+        .isNotIn(401, 403);
+
+    Bundle audit = parse(fhir.get("AuditEvent?entity=" + ids.patient(), token(ADMIN)), Bundle.class);
+    assertThat(audit.getEntry()).hasSize(6).allSatisfy(e ->
+        assertThat(((AuditEvent) e.getResource()).getSubtype()).anyMatch(c -> "ask".equals(c.getCode())));
+  }
+
   @Test
   void draftReportNeedsImagingStudyReadAndDiagnosticReportCreate() {
     assertThat(operationExists("draft-report")).as("$draft-report is registered").isTrue();

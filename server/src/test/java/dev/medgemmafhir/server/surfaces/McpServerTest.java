@@ -61,10 +61,10 @@ class McpServerTest extends SecuredSurfacesServer {
   }
 
   @Test
-  void theToolsAreListedWithoutAskBecauseThereIsNoAskOperation() {
+  void theToolsAreListed() {
     List<String> names = client(ISSUER.token(ADMIN)).listTools().tools().stream().map(McpSchema.Tool::name).toList();
-    assertThat(names).containsExactlyInAnyOrder(
-        "summarize_encounter", "draft_imaging_report", "list_ai_drafts", "read_resource", "verify_draft");
+    assertThat(names).containsExactlyInAnyOrder("summarize_encounter", "draft_imaging_report", "ask_patient_record",
+        "list_ai_drafts", "read_resource", "verify_draft");
   }
 
   @Test
@@ -79,6 +79,7 @@ class McpServerTest extends SecuredSurfacesServer {
         "read_resource", Map.of("reference", theirs.document()),
         "summarize_encounter", Map.of("encounter", theirs.encounter(), "model", "scripted"),
         "draft_imaging_report", Map.of("imagingStudy", theirs.imagingStudy()),
+        "ask_patient_record", Map.of("patient", theirs.patient(), "question", "Any allergies?", "model", "scripted"),
         "list_ai_drafts", Map.of("patient", theirs.patient()),
         "verify_draft", Map.of("reference", theirs.document(), "decision", "accept"));
     for (var call : calls.entrySet()) {
@@ -129,6 +130,33 @@ class McpServerTest extends SecuredSurfacesServer {
         Map.of("encounter", ids.encounter(), "model", "scripted"));
     assertThat(refused.isError()).isTrue();
     assertThat(json(refused).path("httpStatus").asInt()).isEqualTo(403);
+  }
+
+  @Test
+  void askPatientRecordAnswersWithCitationsAndKeepsTheAnswerOnlyWhenAskedAndAllowed() throws Exception {
+    AiDrafts.Ids ids = seed();
+    McpSchema.CallToolResult result = call(client(ISSUER.token("user/Patient.r")), "ask_patient_record",
+        Map.of("patient", new IdType(ids.patient()).getIdPart(), "question", "How is she doing?", "model", "scripted"));
+    assertThat(result.isError()).as(text(result)).isFalse();
+    JsonNode answer = json(result);
+    assertThat(answer.path("answer").asText()).startsWith("Stable on day two");
+    assertThat(answer.path("aiGenerated").asBoolean()).isTrue();
+    assertThat(answer.path("written")).isEmpty();
+    assertThat(answer.path("citations")).allSatisfy(c -> assertThat(c.path("reference").asText()).contains("/_history/"));
+
+    // Keeping the answer needs DocumentReference.c as well: the token's scopes still rule.
+    McpSchema.CallToolResult refused = call(client(ISSUER.token("user/Patient.r")), "ask_patient_record",
+        Map.of("patient", ids.patient(), "question", "How is she doing?", "model", "scripted", "persist", true));
+    assertThat(refused.isError()).isTrue();
+    assertThat(json(refused).path("httpStatus").asInt()).isEqualTo(403);
+    McpSchema.CallToolResult kept = call(client(ISSUER.token("user/Patient.r user/DocumentReference.c")),
+        "ask_patient_record", Map.of("patient", ids.patient(), "question", "How is she doing?", "model", "scripted",
+            "persist", true));
+    assertThat(kept.isError()).as(text(kept)).isFalse();
+    String document = json(kept).path("written").get(0).asText();
+    DocumentReference stored = FhirHttp.parse(fhir.get(document, ISSUER.token(ADMIN)), DocumentReference.class);
+    assertThat(stored.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
+    assertThat(stored.getSubject().getReference()).isEqualTo(ids.patient());
   }
 
   @Test

@@ -1,0 +1,73 @@
+package dev.medgemmafhir.operations.run;
+
+import ca.uhn.fhir.rest.api.server.RequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import dev.medgemmafhir.engine.Cancellation;
+import dev.medgemmafhir.operations.OperationErrors;
+import dev.medgemmafhir.operations.OperationRequestData;
+import dev.medgemmafhir.operations.async.AsyncKickoff;
+import java.util.Optional;
+import org.hl7.fhir.instance.model.api.IBaseResource;
+import org.hl7.fhir.r4.model.Resource;
+
+/**
+ * The one path every AI operation takes once its task is prepared: record the request for the audit
+ * trail, answer a dry run with the prompt, answer a retry with the draft an identical request already
+ * wrote, then run now (streamed as server-sent events with
+ * {@code Accept: text/event-stream}, see {@link EventStream}) or as an asynchronous job. Generating and writing is the {@link AiTaskRunner}'s
+ * (the writing itself, in one transaction, the {@link ResultWriter}'s), the same for both paths.
+ */
+public final class AiOperationFlow {
+
+  private final AiTaskRunner runner;
+  private final ResultWriter writer;
+  private final AsyncKickoff async;
+
+  public AiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+    this.runner = runner;
+    this.writer = writer;
+    this.async = async;
+  }
+
+  /**
+   * @param dryRun return what the model would be given, run nothing, write nothing
+   * @return the draft (stored, or unsaved when the task does not persist), the earlier identical
+   *     draft, a dry run's Parameters, or an async kick-off's OperationOutcome (answered with 202)
+   */
+  public IBaseResource run(AiTask task, boolean dryRun, RequestDetails request) {
+    OperationRequestData.record(request, task);
+    if (dryRun) {
+      return task.preview();
+    }
+    Optional<Resource> existing = task.persist() && task.reusesEarlierDraft() ? writer.findDraft(task.draftType(), task.idempotencyKey())
+        : Optional.empty();
+    if (existing.isPresent()) {
+      return existing.get();
+    }
+    if (AsyncKickoff.wantsAsync(request)) {
+      return async.accept(task, request);
+    }
+    if (EventStream.wanted(request)) {
+      return stream(task, request);
+    }
+    return runner.runNow(task);
+  }
+
+  /** Runs now, sending the text as it is generated and then the result, or the failure, as events. */
+  private IBaseResource stream(AiTask task, RequestDetails request) {
+    Cancellation cancellation = Cancellation.create();
+    EventStream events = EventStream.of(request, cancellation);
+    Resource result;
+    try {
+      result = runner.runStreaming(task, events::token, cancellation);
+    } catch (AiTaskRunner.Cancelled e) {
+      throw new OperationErrors.ClientClosed("The client closed the stream; $" + task.operation() + " on "
+          + task.target() + " was cancelled and wrote nothing");
+    } catch (BaseServerResponseException e) {
+      events.error(e);
+      throw e;
+    }
+    events.result(result);
+    return result;
+  }
+}

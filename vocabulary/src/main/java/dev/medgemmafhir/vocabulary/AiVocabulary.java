@@ -1,0 +1,50 @@
+package dev.medgemmafhir.vocabulary;
+
+import java.util.Set;
+
+/**
+ * The codes and URLs that mark and explain AI-written content (HL7 AI Transparency on FHIR) and this
+ * server's own identifier systems and extensions. The operations write them and the interceptors
+ * recognise them; both read them from here, so the two cannot drift apart.
+ */
+public final class AiVocabulary {
+
+  public static final String OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
+  /** {@code meta.security} code of every AI-written resource: "Artificial Intelligence asserted". */
+  public static final String AIAST = "AIAST";
+  public static final String AIAST_DISPLAY = "Artificial Intelligence asserted";
+  /** {@code system|code} of the AI label, as a token search parameter takes it ({@code _security=...}). */
+  public static final String AIAST_TOKEN = OBSERVATION_VALUE + "|" + AIAST;
+  public static final String AI_DEVICE_TYPE_SYSTEM = "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIdeviceTypeCS";
+  public static final String AI_DEVICE_TYPE = "Artificial-Intelligence";
+  public static final String AI_PROVENANCE_PROFILE =
+      "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AI-Provenance";
+  public static final String PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type";
+
+  /** Identifier system of the model Devices this server creates (value: model id + variant + digest). */
+  public static final String DEVICE_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:model";
+  /** Identifier system of the drafts' idempotency keys (value: a digest of inputs, model and parameters). */
+  public static final String DRAFT_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:draft";
+  /** Base of this server's own extensions. */
+  public static final String EXTENSION_BASE = "https://medgemma-fhir.dev/fhir/StructureDefinition/";
+  /** How the operation built its input: facts used / omitted per resource type, unknown citations. */
+  public static final String CONTEXT_EXTENSION = EXTENSION_BASE + "ai-input-summary";
+  /**
+   * On a model Device: the conversion record ({@code conversion.json}) of a model this project converted
+   * from a Hugging Face checkpoint, as an Attachment: which official weights (repository, revision, the
+   * sha256 of every source file) and which options produced the graphs the Device names.
+   */
+  public static final String MODEL_CONVERSION_EXTENSION = EXTENSION_BASE + "model-conversion";
+  /** On an AI DiagnosticReport: the earlier unverified draft of the same study it replaces (R4 has no relatesTo there). */
+  public static final String REPLACES_EXTENSION = EXTENSION_BASE + "replaces";
+
+  /** The AI operations, as HAPI names them on a request. */
+  public static final String SUMMARIZE = "$summarize";
+  public static final String DRAFT_REPORT = "$draft-report";
+  public static final String ASK = "$ask";
+  public static final String VERIFY = "$verify";
+  /** The operations that run a model. */
+  public static final Set<String> AI_OPERATIONS = Set.of(SUMMARIZE, DRAFT_REPORT, ASK);
+
+  private AiVocabulary() {}
+}
