@@ -112,7 +112,8 @@ public final class AiTaskRunner {
     if (!task.persist()) {
       return draft.resource();
     }
-    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
+    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes(),
+        task.request(), generated);
     log.info("{} wrote {} for {} with model {} ({} tokens, stop: {})", task.operation(),
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
         generated.generatedTokenIds().length, generated.stopReason());
