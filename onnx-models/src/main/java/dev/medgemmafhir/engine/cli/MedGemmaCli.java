@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 InspectCommand.class,
                 ModelsCommand.class,
+                ReplayCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class MedGemmaCli implements Runnable {
