@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 ModelsCommand.class,
                 ReplayCommand.class,
+                EvalCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class MedGemmaCli implements Runnable {

@@ -25,14 +25,20 @@ import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * One secured server for the AI Transparency, replay and eval tests (they share its Spring
- * context): tokens from {@link #ISSUER}, the forged text-only model as {@code forged} in a directory
- * that also carries a {@code conversion.json} (as {@code models convert} writes it), small token
- * limits, and two Synthea patients.
+ * context): tokens from {@link #ISSUER}, the forged text-only model as {@code forged} (for
+ * {@code $summarize}) in a directory that also carries a {@code conversion.json} (as
+ * {@code models convert} writes it), the forged image+text model as {@code vision} (for
+ * {@code $draft-report}), small token limits, and two Synthea patients.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = {
       "spring.datasource.url=jdbc:h2:mem:transparency;DB_CLOSE_DELAY=-1",
       "medgemma.models.forged.display-name=Forged tiny text model",
+      "medgemma.models.vision.display-name=Forged tiny image-text model",
+      "medgemma.operations.summarize.model=forged",
+      "medgemma.operations.draft-report.model=vision",
+      "medgemma.operations.draft-report.default-max-tokens=8",
+      "medgemma.operations.draft-report.max-tokens=16",
       "medgemma.operations.summarize.default-max-tokens=8",
       "medgemma.operations.summarize.max-tokens=16",
       "medgemma.async.heartbeat=200ms"
@@ -46,6 +52,8 @@ abstract class TransparencyServer {
   /** The sha256 the conversion record names for the (pretend) official weights file. */
   static final String SOURCE_SHA256 = "4f2a9c0d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7";
   static final Path MODEL_DIR = forge();
+  /** The forged image+text model, for {@code $draft-report}. */
+  static final Path VISION_DIR = forgeVision();
 
   @DynamicPropertySource
   static void security(DynamicPropertyRegistry registry) {
@@ -53,6 +61,7 @@ abstract class TransparencyServer {
     registry.add("medgemma.security.issuer", () -> ISSUER.issuer().toString());
     registry.add("medgemma.security.audience", () -> TestIssuer.AUDIENCE);
     registry.add("medgemma.models.forged.path", MODEL_DIR::toString);
+    registry.add("medgemma.models.vision.path", VISION_DIR::toString);
   }
 
   @LocalServerPort int port;
@@ -137,6 +146,16 @@ abstract class TransparencyServer {
                       {"path":"config.json","bytes":10,"sha256":"00"}]},
            "options":{"dtype":"q4","attention":"default"},"layout":"transformers.js","graphs":[]}
           """.formatted(SOURCE_SHA256));
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static Path forgeVision() {
+    try {
+      Path dir = Files.createTempDirectory("medgemma-transparency-vision-");
+      ModelForge.forge(ForgeSpec.imageText().seed(11), dir);
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
