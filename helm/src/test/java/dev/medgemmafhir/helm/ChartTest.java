@@ -344,13 +344,15 @@ class ChartTest {
     assertTrue(defaults.path("cds-hooks").path("enabled").asBoolean());
     assertEquals("/review/", defaults.path("cds-hooks").path("review-url").asText());
     assertFalse(defaults.path("auto-draft").path("enabled").asBoolean(true), "automatic drafting is off by default");
+    assertTrue(defaults.path("transparency").path("store-prompts").asBoolean(false), "prompts are stored by default");
 
     Map<String, Object> sets = new java.util.HashMap<>(WITH_ISSUER);
     sets.putAll(Map.of("mcp.enabled", false, "cdsHooks.enabled", true,
         "cdsHooks.baseUrl", "https://fhir.example.org/cds-services",
         "cdsHooks.trustedIssuers[0].issuer", "https://ehr.example.org",
         "cdsHooks.trustedIssuers[0].jwksUri", "https://ehr.example.org/jwks.json",
-        "autoDraft.enabled", true, "autoDraft.rules[0]", "encounter-finished-discharge"));
+        "autoDraft.enabled", true, "autoDraft.rules[0]", "encounter-finished-discharge",
+        "transparency.storePrompts", false));
     sets.putAll(Map.of("cdsHooks.allowedOrigins[0]", "https://cds-sandbox.example.org",
         "fhir.corsAllowedOrigins[0]", "https://app.example.org"));
     JsonNode app = RenderedChart.render(null, sets).applicationYaml().path("medgemma");
@@ -363,6 +365,7 @@ class ChartTest {
     assertEquals("https://ehr.example.org", ehr.path("issuer").asText());
     assertEquals("https://ehr.example.org/jwks.json", ehr.path("jwks-uri").asText());
     assertTrue(app.path("auto-draft").path("enabled").asBoolean());
+    assertFalse(app.path("transparency").path("store-prompts").asBoolean(true));
     assertEquals(List.of("encounter-finished-discharge"), iterable(app.path("auto-draft").path("rules").elements())
         .stream().map(JsonNode::asText).toList());
   }
@@ -384,7 +387,7 @@ class ChartTest {
         "config.medgemma.engine.intra-op-threads", 3, "config.hapi.fhir.server_address", "https://fhir.example.org/fhir"));
     JsonNode app = chart.applicationYaml();
     assertEquals(3, app.path("medgemma").path("engine").path("intra-op-threads").asInt());
-    assertEquals(Set.of("security", "models", "operations", "engine", "mcp", "cds-hooks", "auto-draft"),
+    assertEquals(Set.of("security", "models", "operations", "engine", "mcp", "cds-hooks", "auto-draft", "transparency"),
         Set.copyOf(iterable(app.path("medgemma").fieldNames())), "merge, not replace");
     assertEquals("https://fhir.example.org/fhir", app.path("hapi").path("fhir").path("server_address").asText());
   }

@@ -231,10 +231,31 @@ public final class MedGemmaModel implements Engine {
                 revision = Optional.of(root.getName(i + 2).toString());
             }
         }
+        return new ModelIdentity(modelId, config.modelType(), files.variant(), revision, new WeightsDigest(root, weighed(root, files)),
+                conversionRecord(root));
+    }
+
+    /** The files the weights digest covers: the variant's graphs and their external data, and the tokenizer. */
+    private static List<Path> weighed(Path root, ModelDirectory.GraphFiles files) {
         List<Path> weighed = new ArrayList<>(files.allFiles());
         weighed.add(root.resolve("tokenizer.json"));
-        return new ModelIdentity(modelId, config.modelType(), files.variant(), revision, new WeightsDigest(root, weighed),
-                conversionRecord(root));
+        return weighed;
+    }
+
+    /**
+     * The digest {@link ModelIdentity#digest()} would report for {@code variant} (null = the best
+     * present), computed from the files alone, without loading them: a directory whose weights were
+     * altered may no longer load, and still has to be told apart from the recorded one.
+     */
+    public static String weightsDigest(Path dir, String variant) {
+        ModelDirectory directory = ModelDirectory.open(dir);
+        Variant requested;
+        try {
+            requested = variant == null ? null : Variant.parse(variant);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(e.getMessage());
+        }
+        return new WeightsDigest(directory.path(), weighed(directory.path(), directory.graphs(requested))).get();
     }
 
     /** The conversion record {@code models convert} wrote beside the graphs, if any; read once at load. */

@@ -7,7 +7,9 @@ export const AIAST = 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue|
 const PAGE_SIZE = 10;
 
 const KINDS = {
-  DocumentReference: { label: 'Summary', date: 'date', status: 'status=current', sort: '-date' },
+  // The input prompt stored with each draft (AI Transparency) is AIAST-labelled too, but it is not a draft.
+  DocumentReference: { label: 'Summary', date: 'date', sort: '-date',
+    status: `status=current&type:not=${encodeURIComponent('http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIinputsCS|AIInputPrompt')}` },
   DiagnosticReport: { label: 'Imaging report', date: 'issued', status: 'status=preliminary', sort: '-issued' },
 };
 

@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 InspectCommand.class,
                 ModelsCommand.class,
+                ReplayCommand.class,
+                EvalCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class MedGemmaCli implements Runnable {

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 /** Options every command that loads a model shares. */
 final class ModelOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model directory (a Hugging Face snapshot of an ONNX export).")
+    @Option(names = {"--model", "--model-dir"}, required = true, paramLabel = "DIR", description = "Model directory (a Hugging Face snapshot of an ONNX export).")
     Path model;
 
     @Option(names = "--dtype", paramLabel = "VARIANT",

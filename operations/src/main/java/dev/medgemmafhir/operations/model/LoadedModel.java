@@ -87,6 +87,6 @@ public final class LoadedModel {
     identity.conversionRecord().ifPresent(record -> device.addExtension(AiVocabulary.MODEL_CONVERSION_EXTENSION,
         new Attachment().setContentType("application/json").setTitle("conversion.json")
             .setData(record.getBytes(StandardCharsets.UTF_8))));
-    return device;
+    return dev.medgemmafhir.operations.transparency.AiDeviceProfile.apply(device, identity);
   }
 }

@@ -30,6 +30,8 @@ public final class AiProvenance {
         new Coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation", "CREATE", "create")));
     provenance.addAgent()
         .setType(new CodeableConcept().addCoding(new Coding(AiVocabulary.PARTICIPANT_TYPE, "author", "Author")))
+        // AI-Provenance's AIagent slice: the role says the agent is an AI.
+        .addRole(new CodeableConcept().addCoding(AiTransparency.aiDeviceType(AiVocabulary.AI_DEVICE_TYPE)))
         .setWho(device.copy());
     for (String input : inputs) {
       provenance.addEntity().setRole(Provenance.ProvenanceEntityRole.SOURCE).setWhat(new Reference(input));

@@ -136,7 +136,8 @@ public final class AiTaskRunner {
     if (!task.persist()) {
       return task.reply(draft.resource());
     }
-    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes());
+    Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes(),
+        task.request(), generated);
     // Timings only (never text): first text / done, in ms since the task began, model queue included.
     long done = System.nanoTime();
     log.info("{} wrote {} for {} with model {} ({} tokens, stop: {}; first text after {} ms, done after {} ms)", task.operation(),

@@ -7,7 +7,10 @@ import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.param.TokenParam;
 import dev.medgemmafhir.operations.AiTransparency;
+import dev.medgemmafhir.engine.GenerationRequest;
+import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.operations.model.LoadedModel;
+import dev.medgemmafhir.operations.transparency.TransparencyRecords;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -28,10 +31,16 @@ public final class ResultWriter {
 
   private final IFhirSystemDao<Bundle, Meta> systemDao;
   private final DaoRegistry daos;
+  private final TransparencyRecords transparency;
 
   public ResultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos) {
+    this(systemDao, daos, new TransparencyRecords(TransparencyRecords.STORE_PROMPTS_DEFAULT));
+  }
+
+  public ResultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos, TransparencyRecords transparency) {
     this.systemDao = systemDao;
     this.daos = daos;
+    this.transparency = transparency;
   }
 
   private void supersede(AiTask.Draft draft, Bundle tx, Optional<AiTask.Supersedes> supersedes, String key) {
@@ -91,6 +100,15 @@ public final class ResultWriter {
    */
   public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey,
       Optional<AiTask.Supersedes> supersedes) {
+    return write(model, draft, placeholders, idempotencyKey, supersedes, null, null);
+  }
+
+  /**
+   * As above; {@code request} is the exact prompt and {@code generated} what the model answered,
+   * stored with the draft (AI Transparency: AIInputPrompt) so that it can be replayed.
+   */
+  public Resource write(LoadedModel model, AiTask.Draft draft, Placeholders placeholders, String idempotencyKey,
+      Optional<AiTask.Supersedes> supersedes, GenerationRequest request, GenerationResult generated) {
     Bundle tx = new Bundle().setType(Bundle.BundleType.TRANSACTION);
     tx.addEntry().setFullUrl(placeholders.device().getReference()).setResource(model.device())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Device")
@@ -102,6 +120,7 @@ public final class ResultWriter {
     tx.addEntry().setFullUrl("urn:uuid:" + UUID.randomUUID()).setResource(draft.provenance())
         .getRequest().setMethod(Bundle.HTTPVerb.POST).setUrl("Provenance");
     supersede(draft, tx, supersedes, idempotencyKey);
+    transparency.addTo(tx, model, draft.resource(), draft.provenance(), request, generated, idempotencyKey);
 
     Bundle response = systemDao.transaction(new SystemRequestDetails(), tx);
     IdType location = new IdType(response.getEntry().get(1).getResponse().getLocation());

@@ -28,8 +28,10 @@ public final class CdsServices {
   static final String AIAST = AiVocabulary.AIAST_TOKEN;
   static final String DISCHARGE_LOINC = "http://loinc.org|18842-5";
   /** Newest AI summaries first; the service picks the first one still awaiting review. */
+  /** The AIAST-labelled input prompts stored with each draft (AI Transparency) are records, not summaries. */
+  static final String NOT_PROMPTS = "&type:not=" + q("http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIinputsCS|AIInputPrompt");
   static final String SUMMARY_QUERY = "DocumentReference?subject=Patient/{{context.patientId}}&_security="
-      + q(AIAST) + "&_sort=-date&_count=10";
+      + q(AIAST) + NOT_PROMPTS + "&_sort=-date&_count=10";
   static final String DISCHARGE_QUERY = "DocumentReference?encounter=Encounter/{{context.encounterId}}&type="
       + q(DISCHARGE_LOINC) + "&_security=" + q(AIAST) + "&_sort=-date&_count=10";
 
@@ -108,7 +110,7 @@ public final class CdsServices {
     if (service.equals(PATIENT_VIEW)) {
       String patient = id(request, "patientId");
       latest(request, "aiSummaries", "DocumentReference?subject=Patient/" + patient + "&_security=" + q(AIAST)
-          + "&_sort=-date&_count=10", authorization, true)
+          + NOT_PROMPTS + "&_sort=-date&_count=10", authorization, true)
           .ifPresent(draft -> cards.add(draftCard(draft, "AI draft summary of this patient, awaiting clinician review",
               reviewUrl)));
     } else {

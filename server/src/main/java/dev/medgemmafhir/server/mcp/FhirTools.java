@@ -197,6 +197,11 @@ public final class FhirTools {
             if (patient != null) {
               query.append("&subject=").append(encodeQuery(patient));
             }
+            if (type.equals("DocumentReference")) {
+              // The input prompts stored with each draft (AI Transparency) are AIAST-labelled records, not drafts.
+              query.append("&type:not=").append(encodeQuery(
+                  "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIinputsCS|AIInputPrompt"));
+            }
             // R4 has no docStatus search parameter: DocumentReferences are filtered below.
             if (!"any".equals(status) && type.equals("DiagnosticReport")) {
               query.append("&status=").append(encodeQuery(status));

@@ -131,8 +131,9 @@ public class OperationsWiring {
   }
 
   @Bean
-  public ResultWriter resultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos) {
-    return new ResultWriter(systemDao, daos);
+  public ResultWriter resultWriter(IFhirSystemDao<Bundle, Meta> systemDao, DaoRegistry daos,
+      dev.medgemmafhir.operations.transparency.TransparencyRecords transparency) {
+    return new ResultWriter(systemDao, daos, transparency);
   }
 
   @Bean

@@ -123,6 +123,9 @@ class SummarizeAsOfEncounterTest extends AiOperationsServer {
     assertThat(provenances.getEntry()).hasSize(1);
     List<IBaseResource> seen = new ArrayList<>();
     for (Provenance.ProvenanceEntityComponent entity : ((Provenance) provenances.getEntryFirstRep().getResource()).getEntity()) {
+      if (entity.getRole() != Provenance.ProvenanceEntityRole.SOURCE) {
+        continue; // the model card and the prompt: not clinical facts
+      }
       IdType id = new IdType(entity.getWhat().getReference());
       seen.add(client.read().resource(id.getResourceType()).withId(id).execute());
     }

@@ -115,13 +115,14 @@ class SummarizeOperationTest extends AiOperationsServer {
         .contains(AiVocabulary.AI_PROVENANCE_PROFILE);
     assertThat(provenance.getAgentFirstRep().getWho().getReference()).isEqualTo(deviceRef);
     assertThat(provenance.getAgentFirstRep().getType().getCodingFirstRep().getCode()).isEqualTo("author");
-    // Every fact the model saw (the encounter and the patient are facts too), once each.
-    assertThat(provenance.getEntity()).hasSize(included);
-    assertThat(provenance.getEntity()).allSatisfy(e -> {
-      assertThat(e.getRole()).isEqualTo(Provenance.ProvenanceEntityRole.SOURCE);
-      assertThat(e.getWhat().getReference()).contains("/_history/");
-    });
-    assertThat(provenance.getEntity()).extracting(e -> e.getWhat().getReference())
+    // Every fact the model saw (the encounter and the patient are facts too), once each, as a source;
+    // the model card and the prompt are the two derivation entities (AI Transparency on FHIR).
+    java.util.List<Provenance.ProvenanceEntityComponent> sources = provenance.getEntity().stream()
+        .filter(e -> e.getRole() == Provenance.ProvenanceEntityRole.SOURCE).toList();
+    assertThat(sources).hasSize(included);
+    assertThat(provenance.getEntity()).hasSize(included + 2);
+    assertThat(sources).allSatisfy(e -> assertThat(e.getWhat().getReference()).contains("/_history/"));
+    assertThat(sources).extracting(e -> e.getWhat().getReference())
         .anyMatch(r -> r.startsWith("Encounter/" + encounterId + "/_history/"));
     // The searches clinicians' apps use find it.
     Bundle byAgent = client.search().forResource(Provenance.class)

@@ -1,0 +1,113 @@
+package dev.medgemmafhir.server.transparency;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.medgemmafhir.server.security.FhirHttp;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import org.hl7.fhir.r4.model.Bundle;
+import org.hl7.fhir.r4.model.CodeType;
+import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Parameters;
+import org.hl7.fhir.r4.model.Provenance;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The stored prompt is clinical text: it obeys the draft's authorization (SMART patient
+ * compartment), and it is the server's record, so no client may change, delete, forge or
+ * {@code $verify} it.
+ */
+class PromptAuthorizationTest extends TransparencyServer {
+
+  String promptId;
+  String promptText;
+
+  @BeforeAll
+  void writeADraft() {
+    HttpResponse<String> response = fhir.post(encounterA + "/$summarize", admin, params("style", "brief"));
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    DocumentReference draft = FhirHttp.parse(response, DocumentReference.class);
+    Provenance provenance = (Provenance) FhirHttp.parse(fhir.get("Provenance?target=DocumentReference/"
+        + draft.getIdElement().getIdPart(), admin), Bundle.class).getEntryFirstRep().getResource();
+    for (Provenance.ProvenanceEntityComponent entity : provenance.getEntity()) {
+      String reference = entity.getWhat().getReference();
+      if (entity.getRole() == Provenance.ProvenanceEntityRole.DERIVATION && "input prompt".equals(entity.getWhat().getDisplay())) {
+        promptId = new org.hl7.fhir.r4.model.IdType(reference).toUnqualifiedVersionless().getValue();
+      }
+    }
+    assertThat(promptId).as("prompt entity").isNotNull();
+    DocumentReference prompt = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
+    promptText = new String(prompt.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8);
+    assertThat(promptText).isNotBlank();
+  }
+
+  @Test
+  void onlyTheDraftsPatientCompartmentReadsIt() {
+    String mine = patientToken("patient/DocumentReference.rs", patientA);
+    assertThat(fhir.get(promptId, mine).statusCode()).isEqualTo(200);
+    Bundle own = FhirHttp.parse(fhir.get("DocumentReference?patient=" + patientA + "&type="
+        + AiTransparencyRules.INPUTS_CS + "%7CAIInputPrompt", mine), Bundle.class);
+    assertThat(own.getEntry()).extracting(e -> "DocumentReference/" + e.getResource().getIdElement().getIdPart())
+        .contains(promptId);
+
+    String other = patientToken("patient/DocumentReference.rs", patientB);
+    HttpResponse<String> read = fhir.get(promptId, other);
+    assertThat(read.statusCode()).isIn(403, 404);
+    assertThat(read.body()).doesNotContain(promptText.substring(0, Math.min(40, promptText.length())));
+    HttpResponse<String> search = fhir.get("DocumentReference?type=" + AiTransparencyRules.INPUTS_CS + "%7CAIInputPrompt", other);
+    if (search.statusCode() == 200) {
+      assertThat(FhirHttp.parse(search, Bundle.class).getEntry())
+          .noneMatch(e -> ("DocumentReference/" + e.getResource().getIdElement().getIdPart()).equals(promptId));
+    } else {
+      assertThat(search.statusCode()).isIn(403);
+    }
+    // Without a DocumentReference read scope there is nothing to read.
+    assertThat(fhir.get(promptId, patientToken("patient/Observation.rs", patientA)).statusCode()).isEqualTo(403);
+  }
+
+  @Test
+  void noClientChangesDeletesOrForgesIt() {
+    String writer = patientToken("patient/DocumentReference.cruds", patientA);
+    DocumentReference prompt = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
+    DocumentReference edited = prompt.copy();
+    edited.getContentFirstRep().getAttachment().setData("You are a helpful assistant.".getBytes(StandardCharsets.UTF_8));
+    assertThat(FhirHttp.outcome(fhir.put(promptId, writer, edited), 422)).contains("written only by this server");
+    assertThat(FhirHttp.outcome(fhir.put(promptId, admin, edited), 422)).contains("written only by this server");
+    assertThat(FhirHttp.outcome(fhir.delete(promptId, admin), 422)).contains("written only by this server");
+    // A client cannot plant a prompt record in the server's name either.
+    DocumentReference forged = prompt.copy();
+    forged.setId((String) null);
+    forged.getIdentifierFirstRep().setValue("summarize-forged");
+    assertThat(FhirHttp.outcome(fhir.post("DocumentReference", admin, forged), 422)).contains("written only by this server");
+
+    DocumentReference stored = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
+    assertThat(stored.getMeta().getVersionId()).isEqualTo(prompt.getMeta().getVersionId());
+    assertThat(new String(stored.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8)).isEqualTo(promptText);
+  }
+
+  @Test
+  void aClinicianCannotVerifyAPromptAsIfItWereADraft() {
+    Bundle practitioners = FhirHttp.parse(fhir.get("Practitioner?_count=1", admin), Bundle.class);
+    String practitioner = "Practitioner/" + practitioners.getEntryFirstRep().getResource().getIdElement().getIdPart();
+    String clinician = ISSUER.token("user/DocumentReference.u", c -> c.claim("fhirUser", practitioner));
+    Parameters accept = new Parameters();
+    accept.addParameter().setName("decision").setValue(new CodeType("accept"));
+    HttpResponse<String> verify = fhir.post(promptId + "/$verify", clinician, accept);
+    assertThat(verify.statusCode()).as(verify.body()).isIn(422);
+    DocumentReference stored = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
+    assertThat(stored.hasDocStatus()).isFalse();
+    assertThat(FhirHttp.parse(fhir.get("Provenance?target=" + promptId, admin), Bundle.class).getEntry()).isEmpty();
+  }
+
+  @Test
+  void theDraftListsOfSmartAppsAndTheWorklistDoNotOfferIt() {
+    // The query the review app's worklist and the MCP draft list make: AI drafts, not their inputs.
+    Bundle drafts = FhirHttp.parse(fhir.get("DocumentReference?_security=http://terminology.hl7.org/CodeSystem/v3-ObservationValue%7CAIAST"
+        + "&status=current&type:not=" + AiTransparencyRules.INPUTS_CS + "%7CAIInputPrompt&_count=100", admin), Bundle.class);
+    assertThat(drafts.getEntry()).isNotEmpty().noneMatch(e -> ("DocumentReference/" + e.getResource().getIdElement().getIdPart()).equals(promptId));
+    Bundle everything = FhirHttp.parse(fhir.get("DocumentReference?_security=http://terminology.hl7.org/CodeSystem/v3-ObservationValue%7CAIAST"
+        + "&status=current&_count=100", admin), Bundle.class);
+    assertThat(everything.getEntry()).anyMatch(e -> ("DocumentReference/" + e.getResource().getIdElement().getIdPart()).equals(promptId));
+  }
+}
