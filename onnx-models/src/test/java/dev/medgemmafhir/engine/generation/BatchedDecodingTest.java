@@ -62,7 +62,11 @@ class BatchedDecodingTest {
         return GenerationRequest.of("You are a clinical assistant.", text, params);
     }
 
-    /** Prompts of different lengths with different token limits, so sequences of different lengths leave at different steps. */
+    /**
+     * Prompts of different lengths with different token limits, so sequences of different lengths leave at different steps.
+     * The first three (which start together) decode long enough that the three late ones join while all three still run,
+     * however slowly a loaded machine prefills the late ones.
+     */
     private static List<GenerationRequest> mixedRequests() {
         String[] texts = {
             "Hi.",
@@ -74,7 +78,7 @@ class BatchedDecodingTest {
         };
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < texts.length; i++) {
-            requests.add(ask(texts[i], GenerationParams.greedy(12 + 9 * i)));
+            requests.add(ask(texts[i], GenerationParams.greedy(i < 3 ? 150 + 9 * i : 12 + 9 * i)));
         }
         return requests;
     }

@@ -2,13 +2,18 @@ package dev.medgemmafhir.server.wiring;
 
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.interceptor.api.IInterceptorService;
+import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.validation.JpaValidationSupportChain;
+import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
+import ca.uhn.fhir.rest.server.exceptions.ResourceGoneException;
+import ca.uhn.fhir.rest.server.exceptions.ResourceNotFoundException;
 import dev.medgemmafhir.interceptors.review.AiRecordGuard;
 import dev.medgemmafhir.operations.transparency.TransparencyRecords;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.hl7.fhir.common.hapi.validation.support.PrePopulatedValidationSupport;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -48,8 +53,14 @@ public class TransparencyWiring {
 
   /** On the JPA interceptor service: every write path (REST, transactions, {@code $verify}) passes it. */
   @Bean
-  public AiRecordGuard aiRecordGuard(IInterceptorService jpaInterceptors) {
-    AiRecordGuard guard = new AiRecordGuard();
+  public AiRecordGuard aiRecordGuard(IInterceptorService jpaInterceptors, DaoRegistry daos) {
+    AiRecordGuard guard = new AiRecordGuard(id -> {
+      try {
+        return Optional.of(daos.getResourceDao("Device").read(id, new SystemRequestDetails()));
+      } catch (ResourceNotFoundException | ResourceGoneException e) {
+        return Optional.empty();
+      }
+    });
     jpaInterceptors.registerInterceptor(guard);
     return guard;
   }

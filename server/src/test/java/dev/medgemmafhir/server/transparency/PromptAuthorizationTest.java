@@ -22,6 +22,7 @@ class PromptAuthorizationTest extends TransparencyServer {
 
   String promptId;
   String promptText;
+  String modelDevice;
 
   @BeforeAll
   void writeADraft() {
@@ -37,6 +38,9 @@ class PromptAuthorizationTest extends TransparencyServer {
       }
     }
     assertThat(promptId).as("prompt entity").isNotNull();
+    modelDevice = new org.hl7.fhir.r4.model.IdType(provenance.getAgentFirstRep().getWho().getReference())
+        .toUnqualifiedVersionless().getValue();
+    assertThat(modelDevice).startsWith("Device/");
     DocumentReference prompt = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
     promptText = new String(prompt.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8);
     assertThat(promptText).isNotBlank();
@@ -84,6 +88,59 @@ class PromptAuthorizationTest extends TransparencyServer {
     DocumentReference stored = FhirHttp.parse(fhir.get(promptId, admin), DocumentReference.class);
     assertThat(stored.getMeta().getVersionId()).isEqualTo(prompt.getMeta().getVersionId());
     assertThat(new String(stored.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8)).isEqualTo(promptText);
+  }
+
+  @Test
+  void noClientWritesAsTheModelOrChangesItsDevice() {
+    org.hl7.fhir.r4.model.Device device = FhirHttp.parse(fhir.get(modelDevice, admin), org.hl7.fhir.r4.model.Device.class);
+    String version = device.getMeta().getVersionId();
+    org.hl7.fhir.r4.model.Device renamed = device.copy();
+    renamed.getDeviceNameFirstRep().setName("some other model");
+    assertThat(FhirHttp.outcome(fhir.put(modelDevice, admin, renamed), 422)).contains("written only by this server");
+    assertThat(FhirHttp.outcome(fhir.delete(modelDevice, admin), 422)).contains("written only by this server");
+    org.hl7.fhir.r4.model.Device twin = device.copy();
+    twin.setId((String) null);
+    assertThat(FhirHttp.outcome(fhir.post("Device", admin, twin), 422)).contains("written only by this server");
+    assertThat(FhirHttp.parse(fhir.get(modelDevice, admin), org.hl7.fhir.r4.model.Device.class).getMeta().getVersionId())
+        .isEqualTo(version);
+
+    // A Provenance claiming the server's model wrote a resource: refused, whether by id or by identifier.
+    String patientWriter = patientToken("patient/Provenance.crs patient/Observation.crs", patientA);
+    String observation = fhir.post("Observation", admin, observationOf(patientA)).headers().firstValue("Location")
+        .map(l -> new org.hl7.fhir.r4.model.IdType(l).toUnqualifiedVersionless().getValue()).orElseThrow();
+    Provenance byId = claim(observation, new org.hl7.fhir.r4.model.Reference(modelDevice));
+    assertThat(FhirHttp.outcome(fhir.post("Provenance", admin, byId), 422)).contains("Only this server records");
+    // A patient app's token gets no further (refused by its compartment rules or by the guard).
+    assertThat(fhir.post("Provenance", patientWriter, byId).statusCode()).isIn(403, 422);
+    Provenance byIdentifier = claim(observation, new org.hl7.fhir.r4.model.Reference().setIdentifier(
+        device.getIdentifierFirstRep().copy()));
+    assertThat(FhirHttp.outcome(fhir.post("Provenance", admin, byIdentifier), 422)).contains("Only this server records");
+    assertThat(FhirHttp.parse(fhir.get("Provenance?target=" + observation, admin), Bundle.class).getEntry()).isEmpty();
+
+    // A client's own AI device may be named: AI Provenance of other systems is still welcome.
+    org.hl7.fhir.r4.model.Device own = new org.hl7.fhir.r4.model.Device();
+    own.addDeviceName().setName("the clinic's own scribe").setType(org.hl7.fhir.r4.model.Device.DeviceNameType.USERFRIENDLYNAME);
+    String ownDevice = fhir.post("Device", admin, own).headers().firstValue("Location")
+        .map(l -> new org.hl7.fhir.r4.model.IdType(l).toUnqualifiedVersionless().getValue()).orElseThrow();
+    HttpResponse<String> accepted = fhir.post("Provenance", admin, claim(observation, new org.hl7.fhir.r4.model.Reference(ownDevice)));
+    assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(201);
+  }
+
+  static org.hl7.fhir.r4.model.Observation observationOf(String patient) {
+    org.hl7.fhir.r4.model.Observation observation = new org.hl7.fhir.r4.model.Observation();
+    observation.setStatus(org.hl7.fhir.r4.model.Observation.ObservationStatus.FINAL);
+    observation.getCode().setText("note");
+    observation.setSubject(new org.hl7.fhir.r4.model.Reference(patient));
+    return observation;
+  }
+
+  static Provenance claim(String target, org.hl7.fhir.r4.model.Reference who) {
+    Provenance provenance = new Provenance();
+    provenance.addTarget(new org.hl7.fhir.r4.model.Reference(target));
+    provenance.setRecorded(new java.util.Date());
+    provenance.addAgent().setWho(who).getType().addCoding()
+        .setSystem("http://terminology.hl7.org/CodeSystem/provenance-participant-type").setCode("author");
+    return provenance;
   }
 
   @Test
