@@ -62,11 +62,7 @@ class BatchedDecodingTest {
         return GenerationRequest.of("You are a clinical assistant.", text, params);
     }
 
-    /**
-     * Prompts of different lengths with different token limits, so sequences of different lengths leave at different steps.
-     * The first three (which start together) decode long enough that the three late ones join while all three still run,
-     * however slowly a loaded machine prefills the late ones.
-     */
+    /** Prompts of different lengths with different token limits, so sequences of different lengths leave at different steps. */
     private static List<GenerationRequest> mixedRequests() {
         String[] texts = {
             "Hi.",
@@ -78,7 +74,7 @@ class BatchedDecodingTest {
         };
         List<GenerationRequest> requests = new ArrayList<>();
         for (int i = 0; i < texts.length; i++) {
-            requests.add(ask(texts[i], GenerationParams.greedy(i < 3 ? 150 + 9 * i : 12 + 9 * i)));
+            requests.add(ask(texts[i], GenerationParams.greedy(12 + 9 * i)));
         }
         return requests;
     }
@@ -94,7 +90,10 @@ class BatchedDecodingTest {
         ExecutorService pool = Executors.newFixedThreadPool(requests.size());
         try {
             // Three start together; the other three join once the first has streamed text, i.e. mid-flight.
+            // The first then holds the batch (a step waits for every member's token) until a late one has
+            // prefilled, so on however loaded a machine the early three are still decoding when it joins.
             CountDownLatch firstIsDecoding = new CountDownLatch(3);
+            CountDownLatch aLateOneHasPrefilled = new CountDownLatch(1);
             List<Future<GenerationResult>> futures = new ArrayList<>();
             List<StringBuilder> streamed = new ArrayList<>();
             for (int i = 0; i < requests.size(); i++) {
@@ -109,8 +108,14 @@ class BatchedDecodingTest {
                     }
                     return batched.generate(r, delta -> {
                         text.append(delta);
-                        if (first) {
+                        if (late) {
+                            aLateOneHasPrefilled.countDown();
+                        }
+                        if (first && firstIsDecoding.getCount() > 0) {
                             firstIsDecoding.countDown();
+                            if (firstIsDecoding.getCount() == 0) {
+                                awaitQuietly(aLateOneHasPrefilled);
+                            }
                         }
                     }, Cancellation.none());
                 }));
@@ -132,6 +137,14 @@ class BatchedDecodingTest {
         }
         assertTrue(shared > 0, "no decode step ran more than one sequence: " + Arrays.toString(steps));
         assertTrue(steps[4] > (before.length > 4 ? before[4] : 0), "the batch never filled its 4 rows: " + Arrays.toString(steps));
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Test
