@@ -14,7 +14,6 @@ import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.param.ReferenceParam;
 import ca.uhn.fhir.rest.server.exceptions.InvalidRequestException;
-import dev.medgemmafhir.operations.AiTransparency;
 import dev.medgemmafhir.operations.context.ClinicalFact.Section;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,11 +29,9 @@ import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Encounter;
 import org.hl7.fhir.r4.model.IdType;
-import org.hl7.fhir.r4.model.MedicationAdministration;
 import org.hl7.fhir.r4.model.MedicationRequest;
 import org.hl7.fhir.r4.model.Observation;
 import org.hl7.fhir.r4.model.Patient;
-import org.hl7.fhir.r4.model.Procedure;
 import org.hl7.fhir.r4.model.Reference;
 import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.Type;
@@ -42,7 +39,8 @@ import org.hl7.fhir.r4.model.Type;
 /**
  * The default context: the encounter, its patient, what was recorded in the encounter, and what
  * matters across encounters (allergies, problems and medications active at the time), read
- * through the JPA DAOs.
+ * through the JPA DAOs, section by section ({@link EncounterSection}; the defaults are
+ * {@link EncounterSections#defaults()}).
  *
  * <p>Facts are chosen as of the encounter, not as of today: nothing dated after the encounter's
  * end is used (a later diagnosis, the patient's death, a problem's later resolution), and a
@@ -62,9 +60,17 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   static final int MAX_PER_SEARCH = 5000;
 
   private final DaoRegistry daos;
+  private final List<EncounterSection> sections;
 
+  /** With the default sections ({@link EncounterSections#defaults()}). */
   public JpaEncounterContext(DaoRegistry daos) {
+    this(daos, EncounterSections.defaults());
+  }
+
+  /** @param sections what the encounter's context is read from, in priority order for duplicates (first wins) */
+  public JpaEncounterContext(DaoRegistry daos, List<EncounterSection> sections) {
     this.daos = daos;
+    this.sections = List.copyOf(sections);
   }
 
   @Override
@@ -89,70 +95,14 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
       facts.add(patientFact(patient, encounter, span));
     }
 
-    for (Condition c : search(Condition.class, Condition.SP_ENCOUNTER, encounterRef, request)) {
-      if (!span.after(FactText.instant(c.getRecordedDate())) && !refutedOrInError(c.getVerificationStatus())) {
-        facts.add(conditionFact(c, Section.ENCOUNTER_DIAGNOSIS, span));
-      }
-    }
-    // Records entered in error (or cancelled before they happened) are no facts about the encounter.
-    for (Procedure p : search(Procedure.class, Procedure.SP_ENCOUNTER, encounterRef, request)) {
-      if (p.getStatus() == Procedure.ProcedureStatus.ENTEREDINERROR) {
+    String patientRef = patient == null ? null : "Patient/" + patient.getIdElement().getIdPart();
+    for (EncounterSection section : sections) {
+      String reference = section.link() == EncounterSection.Link.ENCOUNTER ? encounterRef : patientRef;
+      if (reference == null) {
         continue;
       }
-      facts.add(new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
-          "Procedure (" + code(p.getStatus()) + prefixed(", ", dateOf(p.getPerformed())) + "): " + concept(p.getCode())
-              + prefixed("; reason: ", concepts(p.getReasonCode()))));
-    }
-    for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_ENCOUNTER, encounterRef, request)) {
-      if (m.getStatus() != MedicationRequest.MedicationRequestStatus.ENTEREDINERROR) {
-        facts.add(medicationRequestFact(m, Section.MEDICATION));
-      }
-    }
-    for (MedicationAdministration m :
-        search(MedicationAdministration.class, MedicationAdministration.SP_CONTEXT, encounterRef, request)) {
-      if (m.getStatus() == MedicationAdministration.MedicationAdministrationStatus.ENTEREDINERROR) {
-        continue;
-      }
-      facts.add(new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
-          "Medication given (" + code(m.getStatus()) + prefixed(", ", dateOf(m.getEffective())) + "): "
-              + medication(m.getMedication()) + prefixed("; dose: ", m.getDosage().hasDose()
-                  ? FactText.quantity(m.getDosage().getDose()) : null)));
-    }
-    for (DiagnosticReport r : search(DiagnosticReport.class, DiagnosticReport.SP_ENCOUNTER, encounterRef, request)) {
-      if (!isAiWritten(r) && r.getStatus() != DiagnosticReport.DiagnosticReportStatus.ENTEREDINERROR
-          && r.getStatus() != DiagnosticReport.DiagnosticReportStatus.CANCELLED) {
-        facts.add(reportFact(r));
-      }
-    }
-    for (DocumentReference d : search(DocumentReference.class, DocumentReference.SP_ENCOUNTER, encounterRef, request)) {
-      if (!isAiWritten(d) && d.getStatus() != org.hl7.fhir.r4.model.Enumerations.DocumentReferenceStatus.ENTEREDINERROR) {
-        noteFact(d).ifPresent(facts::add);
-      }
-    }
-    for (Observation o : search(Observation.class, Observation.SP_ENCOUNTER, encounterRef, request)) {
-      if (o.getStatus() == Observation.ObservationStatus.ENTEREDINERROR
-          || o.getStatus() == Observation.ObservationStatus.CANCELLED) {
-        continue;
-      }
-      observationFact(o).ifPresent(facts::add);
-    }
-
-    if (patient != null) {
-      String patientRef = "Patient/" + patient.getIdElement().getIdPart();
-      for (AllergyIntolerance a : search(AllergyIntolerance.class, AllergyIntolerance.SP_PATIENT, patientRef, request)) {
-        if (knownDuring(a, span)) {
-          facts.add(allergyFact(a));
-        }
-      }
-      for (Condition c : search(Condition.class, Condition.SP_PATIENT, patientRef, request)) {
-        if (activeDuring(c, span)) {
-          facts.add(conditionFact(c, Section.ACTIVE_PROBLEM, span));
-        }
-      }
-      for (MedicationRequest m : search(MedicationRequest.class, MedicationRequest.SP_PATIENT, patientRef, request)) {
-        if (activeDuring(m, span)) {
-          facts.add(medicationRequestFact(m, Section.ACTIVE_MEDICATION));
-        }
+      for (IBaseResource found : search(section.resourceType(), section.searchParameter(), reference, request)) {
+        section.fact((Resource) found, span).ifPresent(facts::add);
       }
     }
     return new EncounterContext(encounter, patient, facts.list());
@@ -183,9 +133,9 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
    * When the encounter took place. Without an end, an encounter that is over is taken to have
    * lasted a day from its start; one still in progress has no end yet.
    */
-  record Span(Instant start, Instant end) {
+  public record Span(Instant start, Instant end) {
 
-    static Span of(Encounter e) {
+    public static Span of(Encounter e) {
       Instant start = FactText.instant(e.getPeriod().getStart());
       Instant end = upperBound(e.getPeriod().getEndElement());
       if (end == null && start != null && !inProgress(e.getStatus())) {
@@ -195,12 +145,12 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     }
 
     /** Dated after the encounter ended: not known at the encounter. */
-    boolean after(Instant date) {
+    public boolean after(Instant date) {
       return date != null && end != null && date.isAfter(end);
     }
 
     /** Ended before the encounter began. */
-    boolean endedBefore(Instant date) {
+    public boolean endedBefore(Instant date) {
       return date != null && start != null && date.isBefore(start);
     }
 
@@ -265,7 +215,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return current && (m.hasAuthoredOn() || span.end() == null);
   }
 
-  private static Instant abatement(Condition c) {
+  static Instant abatement(Condition c) {
     if (c.getAbatement() instanceof org.hl7.fhir.r4.model.DateTimeType dt) {
       return FactText.instant(dt.getValue());
     }
@@ -275,12 +225,12 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return null;
   }
 
-  private static boolean activeNow(Condition c) {
+  static boolean activeNow(Condition c) {
     return c.getClinicalStatus().getCoding().stream().anyMatch(code -> List.of("active", "recurrence", "relapse")
         .contains(code.getCode()));
   }
 
-  private static boolean refutedOrInError(org.hl7.fhir.r4.model.CodeableConcept verification) {
+  static boolean refutedOrInError(org.hl7.fhir.r4.model.CodeableConcept verification) {
     return verification.getCoding().stream().anyMatch(code -> "entered-in-error".equals(code.getCode())
         || "refuted".equals(code.getCode()));
   }
@@ -291,18 +241,14 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
         .anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem()) && AiVocabulary.AIAST.equals(c.getCode()));
   }
 
-  private <T extends IBaseResource> List<T> search(Class<T> type, String param, String reference, RequestDetails request) {
-    return run(type, SearchParameterMap.newSynchronous().add(param, new ReferenceParam(reference)), request);
-  }
-
-  @SuppressWarnings("unchecked")
-  private <T extends IBaseResource> List<T> run(Class<T> type, SearchParameterMap map, RequestDetails request) {
+  private List<IBaseResource> search(String type, String param, String reference, RequestDetails request) {
+    SearchParameterMap map = SearchParameterMap.newSynchronous().add(param, new ReferenceParam(reference));
     map.setLoadSynchronousUpTo(MAX_PER_SEARCH);
     // getResources works whether HAPI ran the search synchronously or paged it.
-    return (List<T>) (List<?>) daos.getResourceDao(type).search(map, request).getResources(0, MAX_PER_SEARCH);
+    return daos.getResourceDao(type).search(map, request).getResources(0, MAX_PER_SEARCH);
   }
 
-  private static ClinicalFact encounterFact(Encounter e) {
+  static ClinicalFact encounterFact(Encounter e) {
     StringJoiner text = new StringJoiner("; ");
     text.add("Encounter: " + nonNull(e.getClass_().hasDisplay() ? e.getClass_().getDisplay() : e.getClass_().getCode(), "class unknown")
         + prefixed(", ", concepts(e.getType())));
@@ -323,7 +269,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   }
 
   /** Age and sex only: the summary needs no name, address or identifiers; a death only if it came by the encounter's end. */
-  private static ClinicalFact patientFact(Patient p, Encounter e, Span span) {
+  static ClinicalFact patientFact(Patient p, Encounter e, Span span) {
     int age = FactText.ageInYears(p.getBirthDate(), e.getPeriod().getStart());
     String text = "Patient: " + (p.hasGender() ? p.getGender().toCode() : "sex unknown")
         + (age >= 0 ? ", " + age + " years old at the encounter" : "")
@@ -333,7 +279,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
   }
 
   /** As of the encounter: a resolution that came after it is not shown (the problem was active then). */
-  private static ClinicalFact conditionFact(Condition c, Section section, Span span) {
+  static ClinicalFact conditionFact(Condition c, Section section, Span span) {
     Instant abated = abatement(c);
     boolean resolvedLater = abated != null && span.after(abated);
     String status = resolvedLater ? "active at the encounter" : concept(c.getClinicalStatus());
@@ -343,14 +289,14 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return new ClinicalFact(section, versioned(c), when(c.getOnset()), text);
   }
 
-  private static ClinicalFact medicationRequestFact(MedicationRequest m, Section section) {
+  static ClinicalFact medicationRequestFact(MedicationRequest m, Section section) {
     String dosage = m.getDosageInstruction().stream().filter(d -> d.hasText()).map(d -> d.getText()).findFirst().orElse(null);
     String text = "Medication ordered (" + code(m.getStatus()) + prefixed(", ", date(m.getAuthoredOn())) + "): "
         + medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
     return new ClinicalFact(section, versioned(m), instant(m.getAuthoredOn()), text);
   }
 
-  private static ClinicalFact allergyFact(AllergyIntolerance a) {
+  static ClinicalFact allergyFact(AllergyIntolerance a) {
     String reactions = String.join(", ", a.getReaction().stream()
         .flatMap(r -> r.getManifestation().stream()).map(FactText::concept).filter(s -> s != null).toList());
     String text = "Allergy (" + nonNull(concept(a.getClinicalStatus()), "status unknown")
@@ -359,7 +305,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return new ClinicalFact(Section.ALLERGY, versioned(a), instant(a.getRecordedDate()), text);
   }
 
-  private static ClinicalFact reportFact(DiagnosticReport r) {
+  static ClinicalFact reportFact(DiagnosticReport r) {
     StringBuilder text = new StringBuilder("Report (" + code(r.getStatus()) + prefixed(", ", dateOf(r.getEffective()))
         + "): " + nonNull(concept(r.getCode()), "unspecified"));
     if (r.hasConclusion()) {
@@ -370,14 +316,14 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return new ClinicalFact(Section.REPORT, versioned(r), when(r.getEffective()), text.toString());
   }
 
-  private static java.util.Optional<ClinicalFact> noteFact(DocumentReference d) {
+  static java.util.Optional<ClinicalFact> noteFact(DocumentReference d) {
     return d.getContent().stream().map(c -> FactText.attachmentText(c.getAttachment()))
         .flatMap(java.util.Optional::stream).findFirst()
         .map(t -> new ClinicalFact(Section.NOTE, versioned(d), instant(d.getDate()),
             "Note (" + nonNull(concept(d.getType()), "document") + prefixed(", ", date(d.getDate())) + "): " + t));
   }
 
-  private static java.util.Optional<ClinicalFact> observationFact(Observation o) {
+  static java.util.Optional<ClinicalFact> observationFact(Observation o) {
     StringJoiner values = new StringJoiner("; ");
     String value = FactText.value(o.getValue());
     if (value != null) {
@@ -398,7 +344,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return java.util.Optional.of(new ClinicalFact(Section.OBSERVATION, versioned(o), when(o.getEffective()), text));
   }
 
-  private static String medication(Type medication) {
+  static String medication(Type medication) {
     if (medication instanceof org.hl7.fhir.r4.model.CodeableConcept c) {
       return nonNull(concept(c), "unspecified medication");
     }
@@ -408,7 +354,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return "unspecified medication";
   }
 
-  private static String dateOf(Type value) {
+  static String dateOf(Type value) {
     if (value instanceof org.hl7.fhir.r4.model.DateTimeType dt) {
       return date(dt.getValue());
     }
@@ -418,7 +364,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     return null;
   }
 
-  private static String code(Enum<?> status) {
+  static String code(Enum<?> status) {
     if (status == null) {
       return "status unknown";
     }
@@ -429,11 +375,11 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     }
   }
 
-  private static String prefixed(String prefix, String value) {
+  static String prefixed(String prefix, String value) {
     return value == null || value.isBlank() ? "" : prefix + value;
   }
 
-  private static String nonNull(String value, String fallback) {
+  static String nonNull(String value, String fallback) {
     return value == null || value.isBlank() ? fallback : value;
   }
 }

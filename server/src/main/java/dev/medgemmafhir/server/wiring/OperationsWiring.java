@@ -13,6 +13,8 @@ import dev.medgemmafhir.engine.model.RuntimeOptions;
 import dev.medgemmafhir.operations.ask.AskOperation;
 import dev.medgemmafhir.operations.ask.Asker;
 import dev.medgemmafhir.operations.async.AsyncJobStore;
+import dev.medgemmafhir.operations.context.EncounterSection;
+import dev.medgemmafhir.operations.context.EncounterSections;
 import dev.medgemmafhir.operations.context.JpaPatientRecord;
 import dev.medgemmafhir.operations.context.RecordSection;
 import dev.medgemmafhir.operations.context.RecordSections;
@@ -184,11 +186,22 @@ public class OperationsWiring {
     return new AsyncStatusProvider(jobs, fhir);
   }
 
-  /** Replace this bean to change which facts a summary may draw on. */
+  /**
+   * The sections an encounter's context is read in ($summarize, Encounter/$ask): define a
+   * {@code List<EncounterSection>} bean named {@code encounterSections} to add one or replace them.
+   */
+  @Bean
+  @ConditionalOnMissingBean(name = "encounterSections")
+  public List<EncounterSection> encounterSections() {
+    return EncounterSections.defaults();
+  }
+
+  /** Replace this bean to change wholesale which facts a summary may draw on. */
   @Bean
   @ConditionalOnMissingBean
-  public EncounterContextStrategy encounterContextStrategy(DaoRegistry daos) {
-    return new JpaEncounterContext(daos);
+  public EncounterContextStrategy encounterContextStrategy(DaoRegistry daos,
+      @Qualifier("encounterSections") List<EncounterSection> encounterSections) {
+    return new JpaEncounterContext(daos, encounterSections);
   }
 
   @Bean

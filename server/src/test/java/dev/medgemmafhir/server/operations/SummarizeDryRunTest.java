@@ -76,4 +76,34 @@ class SummarizeDryRunTest extends AiOperationsServer {
         .doesNotContain("Pneumonia").doesNotContain("Gout")
         .containsPattern("Condition \\(resolved[^\\n]*Sepsis");
   }
+
+  @org.springframework.beans.factory.annotation.Autowired ca.uhn.fhir.jpa.api.dao.DaoRegistry daos;
+
+  @Test
+  void aSiteAddsASectionToTheEncounterContext() {
+    String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
+    Encounter e = new Encounter().setStatus(Encounter.EncounterStatus.FINISHED).setSubject(new Reference(patient));
+    e.getClass_().setCode("AMB");
+    String encounter = client.create().resource(e).execute().getId().toUnqualifiedVersionless().getValue();
+    org.hl7.fhir.r4.model.Immunization shot = new org.hl7.fhir.r4.model.Immunization()
+        .setStatus(org.hl7.fhir.r4.model.Immunization.ImmunizationStatus.COMPLETED).setPatient(new Reference(patient))
+        .setEncounter(new Reference(encounter));
+    shot.getVaccineCode().setText("Influenza vaccine");
+    client.create().resource(shot).execute();
+
+    var defaults = dev.medgemmafhir.operations.context.EncounterSections.defaults();
+    var site = new java.util.ArrayList<>(defaults);
+    site.add(dev.medgemmafhir.operations.context.EncounterSections.of(org.hl7.fhir.r4.model.Immunization.class,
+        dev.medgemmafhir.operations.context.EncounterSection.Link.PATIENT, "patient", (i, span) ->
+            java.util.Optional.of(new dev.medgemmafhir.operations.context.ClinicalFact(
+                dev.medgemmafhir.operations.context.ClinicalFact.Section.IMMUNIZATION,
+                dev.medgemmafhir.operations.context.FactText.versioned(i), null,
+                "Vaccine given: " + i.getVaccineCode().getText()))));
+    var request = new ca.uhn.fhir.rest.api.server.SystemRequestDetails();
+    var id = new org.hl7.fhir.r4.model.IdType(encounter);
+    assertThat(new dev.medgemmafhir.operations.context.JpaEncounterContext(daos, defaults).gather(id, request).facts())
+        .noneMatch(f -> f.text().contains("Influenza"));
+    assertThat(new dev.medgemmafhir.operations.context.JpaEncounterContext(daos, site).gather(id, request).facts())
+        .anyMatch(f -> f.text().equals("Vaccine given: Influenza vaccine"));
+  }
 }

