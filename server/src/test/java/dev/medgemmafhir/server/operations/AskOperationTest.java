@@ -180,7 +180,8 @@ class AskOperationTest extends AiOperationsServer {
         .execute();
     assertThat(provenance.getEntry()).singleElement().satisfies(e -> assertThat(((Provenance) e.getResource())
         .getEntity()).anyMatch(x -> x.getWhat().getReference().equals(hba1c + "/_history/1")));
-    assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 1)
+    // The note, its exact prompt (AIInputPrompt) and the new model's card (AIModelCard).
+    assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3)
         .containsEntry("Provenance", before.get("Provenance") + 1);
   }
 
