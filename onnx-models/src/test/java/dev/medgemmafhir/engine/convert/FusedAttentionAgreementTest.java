@@ -251,6 +251,20 @@ class FusedAttentionAgreementTest {
     }
 
     /**
+     * A generation longer than the room a shared-buffer layout leaves (256 columns) makes the batch lay its cache out
+     * again mid-generation; the tokens stay those of the standard graph, whose two buffers are copied every step.
+     */
+    @Test
+    void aLongGenerationOutgrowsTheSharedLayoutAndKeepsItsTokens() {
+        int[] prompt = prompts.get(0);
+        int newTokens = 300;
+        try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults());
+             MedGemmaModel standard = MedGemmaModel.load(fp32Standard, "fp32", RuntimeOptions.defaults())) {
+            assertEquals(greedy(standard, prompt, newTokens), greedy(fused, prompt, newTokens));
+        }
+    }
+
+    /**
      * The Java API's pinned outputs do give GroupQueryAttention its shared-buffer mode: one direct buffer passed as a
      * layer's past and as its pinned present comes back with the new column written in place and every other column
      * untouched (outside shared mode the kernel zero-fills the present first, and a copied output would not land there).
