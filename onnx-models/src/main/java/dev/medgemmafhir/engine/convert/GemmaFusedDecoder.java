@@ -1,10 +1,13 @@
 package dev.medgemmafhir.engine.convert;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import dev.medgemmafhir.engine.model.GraphNames;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static dev.medgemmafhir.engine.convert.GemmaTextGraphs.BATCH;
 import static dev.medgemmafhir.engine.convert.GemmaTextGraphs.PAST_SEQUENCE;
@@ -161,8 +164,8 @@ final class GemmaFusedDecoder {
         }
     }
 
-    private ai.onnx.proto.OnnxMl.AttributeProto[] gqaAttributes(boolean sliding) {
-        java.util.List<ai.onnx.proto.OnnxMl.AttributeProto> a = new java.util.ArrayList<>();
+    private AttributeProto[] gqaAttributes(boolean sliding) {
+        List<AttributeProto> a = new ArrayList<>();
         a.add(intAttr("num_heads", c.heads()));
         a.add(intAttr("kv_num_heads", c.kvHeads()));
         a.add(floatAttr("scale", (float) Math.pow(c.queryPreAttnScalar(), -0.5)));
@@ -174,7 +177,7 @@ final class GemmaFusedDecoder {
         if (c.attnLogitSoftcapping() != null) {
             a.add(floatAttr("softcap", c.attnLogitSoftcapping().floatValue()));
         }
-        return a.toArray(new ai.onnx.proto.OnnxMl.AttributeProto[0]);
+        return a.toArray(new AttributeProto[0]);
     }
 
     /** [batch, 1, seq, total]: 0 where the mask attends, the lowest float at padding columns (left-padded batches). */

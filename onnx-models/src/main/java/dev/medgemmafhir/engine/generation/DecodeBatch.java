@@ -41,9 +41,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * per tensor: the step reads the past from one and ONNX Runtime writes the present into the other
  * (pinned outputs), then they swap; nothing is allocated per step, but every step copies the whole
  * cache. With a graph whose attention can share them ({@code kvCacheSharedBuffer}, the converter's
- * fused GroupQueryAttention graph) one buffer per tensor, sized for the longest final length, is
- * passed as both past and pinned present: ONNX Runtime writes only the new column into it, so a
- * step no longer copies the cache, and the batch holds one cache instead of two.
+ * fused GroupQueryAttention graph) one buffer per tensor, with room for the next
+ * {@value #SHARED_GROWTH_COLUMNS} columns, is passed as both past and pinned present: ONNX Runtime
+ * writes only the new column into it, so a step no longer copies the cache (it is laid out again
+ * when the room runs out, or a sequence joins or leaves), and the batch holds one cache instead of two.
  *
  * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and, with a budget, at
  * most as many as keep both cache buffers of the batch within it at the longest sequence's final
@@ -55,6 +56,11 @@ public final class DecodeBatch implements AutoCloseable {
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(1 << 16);
     /** Spare columns allocated when a cache buffer grows, so that it grows once per this many steps. */
     private static final int HEADROOM_COLUMNS = 64;
+    /**
+     * Shared mode: columns a layout leaves free for the steps to write into, up to the longest final length. When they
+     * run out the cache is laid out again (one copy per this many steps, instead of one per step).
+     */
+    private static final int SHARED_GROWTH_COLUMNS = 256;
 
     private final ModelRuntime rt;
     private final GraphSignatures.Decoder sig;
@@ -377,8 +383,8 @@ public final class DecodeBatch implements AutoCloseable {
         }
         int newStride;
         if (shared) {
-            // Room for every step up to the longest final length: the steps write in place, nothing grows.
-            newStride = Math.max(newColumns + 1, longest);
+            // Room for the next steps (up to the longest final length): they write in place until it runs out.
+            newStride = Math.max(newColumns + 1, Math.min(longest, newColumns + SHARED_GROWTH_COLUMNS));
             spare = exact(target.size(), newStride);
         } else {
             newStride = newColumns;
@@ -472,7 +478,7 @@ public final class DecodeBatch implements AutoCloseable {
 
     private void step(OrtSession.RunOptions options) throws OrtException {
         if (shared && columns + 1 > stride) {
-            rebuild(new ArrayList<>(rows)); // a sequence outgrew the longest final length it reserved: lay out again
+            rebuild(new ArrayList<>(rows)); // the free columns ran out: lay out again with more
         }
         int n = rows.size();
         int total = columns + 1;

@@ -55,6 +55,19 @@ class ConvertedTransformersJsAgreementTest {
         }
     }
 
+    /** The fused graph (GroupQueryAttention and friends, no num_logits_to_keep) runs in transformers.js's onnxruntime-node too. */
+    @Test
+    void fusedTextModelAgreesToo() {
+        CheckpointForge.Forged ck = CheckpointForge.forge(temp.resolve("text-fused"), CheckpointForge.Shape.tiny(), false,
+                CheckpointForge.Naming.RELEASED, 1, 23);
+        Path dir = Converter.convert(ck.dir(), temp.resolve("text-fused-fp32"), new ConversionOptions("fp32", "fused"),
+                ConversionProgress.NONE).directory();
+        try (MedGemmaModel model = MedGemmaModel.load(dir, "fp32", RuntimeOptions.defaults())) {
+            agree(model, dir, "fp32", List.of(ChatMessage.user("Summarise: BP 142/91, HR 88.")),
+                    List.of(TransformersJsReference.message("user", "Summarise: BP 142/91, HR 88.")));
+        }
+    }
+
     @Test
     void imageTextModelAgreesOnTextAndIsCausalOnImages() throws Exception {
         CheckpointForge.Forged ck = CheckpointForge.forge(temp.resolve("image"), CheckpointForge.Shape.tiny(), true,

@@ -1,5 +1,10 @@
 package dev.medgemmafhir.engine.convert;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxTensorLike;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
 import dev.medgemmafhir.engine.Cancellation;
 import dev.medgemmafhir.engine.ChatMessage;
 import dev.medgemmafhir.engine.ContentPart;
@@ -16,9 +21,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.LOGIT_TOLERANCE;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.NEW_TOKENS;
@@ -207,20 +222,20 @@ class FusedAttentionAgreementTest {
         for (Path dir : List.of(fp32Fused, q4Fused)) {
             try (MedGemmaModel alone = MedGemmaModel.load(dir, null, RuntimeOptions.defaults().withMaxBatch(1));
                  MedGemmaModel batched = MedGemmaModel.load(dir, null, RuntimeOptions.defaults().withMaxBatch(4))) {
-                List<List<Integer>> expected = new java.util.ArrayList<>();
+                List<List<Integer>> expected = new ArrayList<>();
                 for (int i = 0; i < mixed.size(); i++) {
                     expected.add(greedy(alone, mixed.get(i), 6 + 3 * i));
                 }
-                java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(mixed.size());
+                ExecutorService pool = Executors.newFixedThreadPool(mixed.size());
                 try {
-                    List<java.util.concurrent.Future<List<Integer>>> got = new java.util.ArrayList<>();
+                    List<Future<List<Integer>>> got = new ArrayList<>();
                     for (int i = 0; i < mixed.size(); i++) {
                         int[] prompt = mixed.get(i);
                         int limit = 6 + 3 * i;
                         got.add(pool.submit(() -> greedy(batched, prompt, limit)));
                     }
                     for (int i = 0; i < mixed.size(); i++) {
-                        assertEquals(expected.get(i), got.get(i).get(120, java.util.concurrent.TimeUnit.SECONDS), dir + " request " + i);
+                        assertEquals(expected.get(i), got.get(i).get(120, TimeUnit.SECONDS), dir + " request " + i);
                     }
                 } finally {
                     pool.shutdownNow();
@@ -236,6 +251,20 @@ class FusedAttentionAgreementTest {
     }
 
     /**
+     * A generation longer than the room a shared-buffer layout leaves (256 columns) makes the batch lay its cache out
+     * again mid-generation; the tokens stay those of the standard graph, whose two buffers are copied every step.
+     */
+    @Test
+    void aLongGenerationOutgrowsTheSharedLayoutAndKeepsItsTokens() {
+        int[] prompt = prompts.get(0);
+        int newTokens = 300;
+        try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults());
+             MedGemmaModel standard = MedGemmaModel.load(fp32Standard, "fp32", RuntimeOptions.defaults())) {
+            assertEquals(greedy(standard, prompt, newTokens), greedy(fused, prompt, newTokens));
+        }
+    }
+
+    /**
      * The Java API's pinned outputs do give GroupQueryAttention its shared-buffer mode: one direct buffer passed as a
      * layer's past and as its pinned present comes back with the new column written in place and every other column
      * untouched (outside shared mode the kernel zero-fills the present first, and a copied output would not land there).
@@ -243,39 +272,39 @@ class FusedAttentionAgreementTest {
     @Test
     void onePinnedBufferServesAsPastAndPresent() throws Exception {
         CheckpointForge.Shape s = text.shape();
-        ai.onnxruntime.OrtEnvironment env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
         int capacity = 12;
         int past = 5;
         float sentinel = 7.25f;
-        try (ai.onnxruntime.OrtSession session = env.createSession(fp32Fused.resolve("onnx/model.onnx").toString(),
-                new ai.onnxruntime.OrtSession.SessionOptions())) {
+        try (OrtSession session = env.createSession(fp32Fused.resolve("onnx/model.onnx").toString(),
+                new OrtSession.SessionOptions())) {
             int floats = s.kvHeads() * capacity * s.headDim();
-            java.nio.ByteBuffer[] cache = new java.nio.ByteBuffer[2 * s.layers()];
-            java.util.Map<String, ai.onnxruntime.OnnxTensor> inputs = new java.util.HashMap<>();
-            java.util.Map<String, ai.onnxruntime.OnnxValue> pinned = new java.util.HashMap<>();
+            ByteBuffer[] cache = new ByteBuffer[2 * s.layers()];
+            Map<String, OnnxTensor> inputs = new HashMap<>();
+            Map<String, OnnxValue> pinned = new HashMap<>();
             long[] shape = {1, s.kvHeads(), capacity, s.headDim()};
             try {
                 for (int t = 0; t < cache.length; t++) {
-                    cache[t] = java.nio.ByteBuffer.allocateDirect(floats * 4).order(java.nio.ByteOrder.nativeOrder());
+                    cache[t] = ByteBuffer.allocateDirect(floats * 4).order(ByteOrder.nativeOrder());
                     for (int i = 0; i < floats; i++) {
                         cache[t].putFloat(i * 4, sentinel);
                     }
                     String kind = t % 2 == 0 ? "key" : "value";
-                    inputs.put("past_key_values." + t / 2 + "." + kind, ai.onnxruntime.OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
-                    pinned.put("present." + t / 2 + "." + kind, ai.onnxruntime.OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
+                    inputs.put("past_key_values." + t / 2 + "." + kind, OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
+                    pinned.put("present." + t / 2 + "." + kind, OnnxTensor.createTensor(env, cache[t].asFloatBuffer(), shape));
                 }
-                inputs.put("input_ids", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {{42}}));
-                inputs.put("position_ids", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {{past + 1}}));
+                inputs.put("input_ids", OnnxTensor.createTensor(env, new long[][] {{42}}));
+                inputs.put("position_ids", OnnxTensor.createTensor(env, new long[][] {{past + 1}}));
                 long[] mask = new long[past + 1];
                 Arrays.fill(mask, 1);
-                inputs.put("attention_mask", ai.onnxruntime.OnnxTensor.createTensor(env, new long[][] {mask}));
-                java.util.Map<String, ai.onnxruntime.OnnxTensorLike> feeds = new java.util.HashMap<>(inputs);
-                try (ai.onnxruntime.OrtSession.Result r = session.run(feeds, java.util.Set.of("logits"), pinned)) {
+                inputs.put("attention_mask", OnnxTensor.createTensor(env, new long[][] {mask}));
+                Map<String, OnnxTensorLike> feeds = new HashMap<>(inputs);
+                try (OrtSession.Result r = session.run(feeds, Set.of("logits"), pinned)) {
                     assertTrue(r.get("logits").isPresent());
                 }
             } finally {
-                inputs.values().forEach(ai.onnxruntime.OnnxTensor::close);
-                pinned.values().forEach(ai.onnxruntime.OnnxValue::close);
+                inputs.values().forEach(OnnxTensor::close);
+                pinned.values().forEach(OnnxValue::close);
             }
             for (int t = 0; t < cache.length; t++) {
                 for (int h = 0; h < s.kvHeads(); h++) {
