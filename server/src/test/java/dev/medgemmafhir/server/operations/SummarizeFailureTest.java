@@ -71,7 +71,7 @@ class SummarizeFailureTest extends AiOperationsServer {
     HttpResponse<String> retry = post("/" + encounter + "/$summarize", model(model));
     assertThat(retry.statusCode()).as(retry.body()).isEqualTo(200);
     assertThat(devicesFor("summary-db-failure")).isOne();
-    // The draft, its exact prompt (AIInputPrompt) and the new model's card (AIModelCard).
+    // The draft, its stored prompt and the new model's card (AI Transparency on FHIR).
     assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3)
         .containsEntry("Provenance", before.get("Provenance") + 1).containsEntry("Device", before.get("Device") + 1);
   }

@@ -573,7 +573,7 @@ class ReviewAppBrowserTest {
     for (Class<? extends Resource> type : List.of(DocumentReference.class, DiagnosticReport.class)) {
       admin.search().forResource(type).where(new ca.uhn.fhir.rest.gclient.ReferenceClientParam("subject").hasId(patientRef))
           .withSecurity("http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "AIAST")
-          // Every match on one page: each draft's stored prompt is an AIAST DocumentReference too.
+          // One page holds them all: each draft has an AIAST-labelled input prompt beside it, filtered out below.
           .count(200)
           .cacheControl(new CacheControlDirective().setNoCache(true)).returnBundle(Bundle.class).execute()
           .getEntry().stream().map(e -> e.getResource())

@@ -152,15 +152,55 @@ class AiTransparencyConformanceTest extends TransparencyServer {
     Written second = summarize("handoff");
     assertThat(second.card().getIdElement().getIdPart()).isEqualTo(first.card().getIdElement().getIdPart());
     assertThat(second.prompt().getIdElement().getIdPart()).isNotEqualTo(first.prompt().getIdElement().getIdPart());
-    Bundle allCards = FhirHttp.parse(fhir.get("DocumentReference?type=" + AiTransparencyRules.INPUTS_CS + "%7CAIModelCard",
-        admin), Bundle.class);
-    assertThat(allCards.getEntry()).hasSize(1);
+    Bundle cardsOfThisModel = FhirHttp.parse(fhir.get("DocumentReference?type=" + AiTransparencyRules.INPUTS_CS
+        + "%7CAIModelCard&identifier=urn:medgemma-fhir:model-card%7C"
+        + java.net.URLEncoder.encode(first.card().getIdentifierFirstRep().getValue(), StandardCharsets.UTF_8), admin), Bundle.class);
+    assertThat(cardsOfThisModel.getEntry()).hasSize(1);
     // A retry answers with the same draft and writes no second prompt.
     Written retry = summarize("discharge");
     assertThat(retry.draft().getIdElement().getIdPart()).isEqualTo(first.draft().getIdElement().getIdPart());
     Bundle prompts = FhirHttp.parse(fhir.get("DocumentReference?identifier=urn:medgemma-fhir:prompt%7C"
         + first.prompt().getIdentifierFirstRep().getValue(), admin), Bundle.class);
     assertThat(prompts.getEntry()).hasSize(1);
+  }
+
+  @Test
+  void aRadiologyDraftsRecordsMeetTheIgAndValidateToo() throws Exception {
+    org.hl7.fhir.r4.model.ImagingStudy study = new org.hl7.fhir.r4.model.ImagingStudy()
+        .setStatus(org.hl7.fhir.r4.model.ImagingStudy.ImagingStudyStatus.AVAILABLE)
+        .setSubject(new Reference(patientB)).setDescription("CHEST PA");
+    HttpResponse<String> created = fhir.post("ImagingStudy", admin, study);
+    assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+    String studyId = "ImagingStudy/" + FhirHttp.parse(created, org.hl7.fhir.r4.model.ImagingStudy.class).getIdElement().getIdPart();
+    java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(48, 48, java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+    for (int y = 0; y < 48; y++) {
+      for (int x = 0; x < 48; x++) {
+        image.getRaster().setSample(x, y, 0, (x * 7 + y) % 256);
+      }
+    }
+    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    javax.imageio.ImageIO.write(image, "png", png);
+    Parameters parameters = new Parameters();
+    parameters.addParameter().setName("image").setValue(new Attachment().setContentType("image/png").setData(png.toByteArray()));
+    HttpResponse<String> response = fhir.post(studyId + "/$draft-report", admin, parameters);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    org.hl7.fhir.r4.model.DiagnosticReport report = FhirHttp.parse(response, org.hl7.fhir.r4.model.DiagnosticReport.class);
+    Provenance provenance = (Provenance) FhirHttp.parse(fhir.get("Provenance?target=DiagnosticReport/"
+        + report.getIdElement().getIdPart(), admin), Bundle.class).getEntryFirstRep().getResource();
+    assertThat(AiTransparencyRules.aiProvenance(provenance, this::read)).isEmpty();
+    DocumentReference prompt = provenance.getEntity().stream()
+        .filter(e -> "input prompt".equals(e.getWhat().getDisplay()))
+        .map(e -> (DocumentReference) read(e.getWhat().getReference())).findFirst().orElseThrow();
+    assertThat(prompt.getSubject().getReference()).isEqualTo(patientB);
+    RecordedRequest recorded = RecordedRequest.fromJson(text(content(prompt, RecordedRequest.CONTENT_TYPE)));
+    // The image is named by its digest; its bytes stay where they came from.
+    assertThat(recorded.replayable()).isFalse();
+    assertThat(recorded.imageDigests()).hasSize(1);
+    assertThat(text(content(prompt, RecordedRequest.CONTENT_TYPE))).doesNotContain(
+        java.util.Base64.getEncoder().encodeToString(png.toByteArray()).substring(0, 40));
+    assertThat(validate(report)).as("radiology draft").isEmpty();
+    assertThat(validate(provenance)).as("its provenance").isEmpty();
+    assertThat(validate(prompt)).as("its prompt").isEmpty();
   }
 
   /** What {@code $validate} says about a resource: its error and fatal issues. */

@@ -89,13 +89,35 @@ class EvalCommandTest extends TransparencyServer {
     JsonNode uncited = find(report, "summary uncited-factual rate");
     assertThat(uncited.path("overall").path("n").asInt()).as("summaries with sentences").isBetween(0, 2);
     assertThat(find(report, "multiple-choice accuracy").path("overall").path("n").asInt()).isEqualTo(2);
-    assertThat(report.path("skipped").toString()).contains("$ask");
+    // Record QA runs through $ask when the server offers it, and is skipped with its reason when not.
+    if (offersAsk()) {
+      assertThat(report.path("counts").path("record questions").asInt()).as(report.path("skipped").toString()).isPositive();
+      assertThat(find(report, "record QA accuracy").path("overall").path("n").asInt()).isPositive();
+    } else {
+      assertThat(report.path("skipped").toString()).contains("record QA skipped", "$ask");
+      assertThat(report.path("counts").path("record questions").asInt()).isZero();
+    }
     String html = Files.readString(out.resolve("report.html"));
     assertThat(html).contains("<svg", "summary supported rate", "noise").doesNotContain("<script");
     // Evaluation drafts are not saved.
     assertThat(FhirHttpCount.documents(fhir, admin, "2000-01-02")).isEqualTo(documentsBefore);
     assertThat(FhirHttp.parse(fhir.get("DiagnosticReport?_summary=count&_lastUpdated=ge2000-01-02", admin), Bundle.class)
         .getTotal()).isEqualTo(reportsBefore);
+  }
+
+  /** Whether the CapabilityStatement lists a Patient operation named ask. */
+  boolean offersAsk() throws Exception {
+    JsonNode metadata = JSON.readTree(fhir.get("metadata", admin).body());
+    for (JsonNode resource : metadata.path("rest").path(0).path("resource")) {
+      if ("Patient".equals(resource.path("type").asText())) {
+        for (JsonNode operation : resource.path("operation")) {
+          if ("ask".equals(operation.path("name").asText())) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   static JsonNode find(JsonNode report, String metric) {
