@@ -36,6 +36,7 @@ import org.springframework.test.context.DynamicPropertySource;
       "medgemma.models.forged.display-name=Forged tiny text model",
       "medgemma.models.vision.display-name=Forged tiny image-text model",
       "medgemma.operations.summarize.model=forged",
+      "medgemma.operations.ask.model=forged",
       "medgemma.operations.draft-report.model=vision",
       "medgemma.operations.draft-report.default-max-tokens=8",
       "medgemma.operations.draft-report.max-tokens=16",
