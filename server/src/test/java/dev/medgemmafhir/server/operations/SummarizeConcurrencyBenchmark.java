@@ -87,6 +87,7 @@ class SummarizeConcurrencyBenchmark {
   static final int CALLERS = Integer.getInteger("bench.callers", 8);
   static final int MAX_TOKENS = Integer.getInteger("bench.maxTokens", 64);
   static final int FACTS = Integer.getInteger("bench.facts", 12);
+  static final Pattern PROMPT_TOKENS = Pattern.compile("\"url\"\\s*:\\s*\"promptTokens\"\\s*,\\s*\"valueInteger\"\\s*:\\s*(\\d+)");
   static final Pattern DONE = Pattern.compile("for (Encounter/\\S+) with model \\S+ \\((\\d+) tokens.*first text after (-?\\d+) ms, done after (\\d+) ms");
 
   @DynamicPropertySource
@@ -154,16 +155,20 @@ class SummarizeConcurrencyBenchmark {
           HttpResponse<String> r = summarize(encounter);
           long t1 = System.nanoTime();
           assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-          return new double[] {t0 / 1e6, t1 / 1e6};
+          Matcher prompt = PROMPT_TOKENS.matcher(r.body());
+          return new double[] {t0 / 1e6, t1 / 1e6, prompt.find() ? Double.parseDouble(prompt.group(1)) : -1};
         }));
       }
       long wall0 = System.nanoTime();
       start.countDown();
       double[] totals = new double[CALLERS];
+      double[] promptTokens = new double[CALLERS];
       for (int i = 0; i < CALLERS; i++) {
         double[] t = calls.get(i).get();
         totals[i] = t[1] - t[0];
+        promptTokens[i] = t[2];
       }
+      Arrays.sort(promptTokens);
       double wall = (System.nanoTime() - wall0) / 1e9;
       pool.shutdown();
       double loadAfter = loadAverage();
@@ -179,10 +184,11 @@ class SummarizeConcurrencyBenchmark {
       double[] ttft = server.values().stream().mapToDouble(v -> v[1]).sorted().toArray();
       double tokens = server.values().stream().mapToDouble(v -> v[0]).sum();
       Arrays.sort(totals);
-      System.out.printf(Locale.ROOT, "%n$summarize, %d concurrent callers, model concurrency %s, %d new tokens max, %d facts per encounter,"
-              + " load %.1f -> %.1f%n  time to first text p50 %.0f ms, p95 %.0f ms (max %.0f) | total p50 %.0f ms, p95 %.0f ms (max %.0f)"
+      System.out.printf(Locale.ROOT, "%n$summarize, %d concurrent callers, model concurrency %s, %d new tokens max, %d facts per encounter"
+              + " (%.0f-%.0f prompt tokens), load %.1f -> %.1f%n  time to first text p50 %.0f ms, p95 %.0f ms (max %.0f) | total p50 %.0f ms, p95 %.0f ms (max %.0f)"
               + " | %.0f tokens in %.1f s: %.2f tokens/s in all%n",
-          CALLERS, System.getProperty("bench.concurrency", "1"), MAX_TOKENS, FACTS, loadBefore, loadAfter,
+          CALLERS, System.getProperty("bench.concurrency", "1"), MAX_TOKENS, FACTS, promptTokens[0], promptTokens[CALLERS - 1],
+          loadBefore, loadAfter,
           percentile(ttft, 50), percentile(ttft, 95), ttft[ttft.length - 1],
           percentile(totals, 50), percentile(totals, 95), totals[totals.length - 1], tokens, wall, tokens / wall);
       System.out.println("BENCH-JSON " + String.format(Locale.ROOT,
