@@ -102,13 +102,11 @@ public final class AsyncJobs implements AutoCloseable {
     int status = 0;
     Resource ended = null;
     try {
-      Resource result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
-      boolean written = task.persist();
-      String location = written && result.getIdElement().hasIdPart() ? result.getIdElement().toUnqualified().getValue() : null;
-      status = written ? 201 : 200;
-      ended = result;
-      store.finish(id, State.COMPLETED, status, location, fhir.newJsonParser().encodeResourceToString(result),
-          clock.instant());
+      AiTaskRunner.Accepted result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
+      status = result.created() ? 201 : 200;
+      ended = result.reply();
+      store.finish(id, State.COMPLETED, status, result.location(),
+          fhir.newJsonParser().encodeResourceToString(result.reply()), clock.instant());
     } catch (AiTaskRunner.Cancelled e) {
       log.info("Async job {} cancelled", id);
     } catch (BaseServerResponseException e) {
