@@ -82,6 +82,15 @@ public final class AsyncJobs implements AutoCloseable {
     return store.find(id);
   }
 
+  /**
+   * Whether a job of {@code operation} (without {@code $}) on {@code target} (e.g. {@code Encounter/12})
+   * is queued or running on any replica sharing this database. A job whose replica died counts until
+   * it is marked abandoned (after {@code abandoned-after}).
+   */
+  public boolean running(String operation, String target) {
+    return store.live(operation, target);
+  }
+
   /** Cancels a live job on whichever replica runs it; false when there is no such job or it already ended. */
   public boolean cancel(String id) {
     boolean cancelled = store.cancel(id, clock.instant());
