@@ -128,11 +128,7 @@ class AutoDraftTest {
   @Test
   void anAutomaticDraftIsAuditedWithTheRuleAsRequestorTheTargetAndTheOutcome() throws Exception {
     Encounter encounter = encounterInProgress();
-    encounter.setStatus(Encounter.EncounterStatus.FINISHED);
-    assertThat(fhir.put(id(encounter), null, encounter).statusCode()).isEqualTo(200);
-    await(() -> !audits(id(encounter)).isEmpty());
-
-    AuditEvent event = audits(id(encounter)).get(0);
+    AuditEvent event = finishAndAwaitTheAudit(encounter);
     assertThat(event.getOutcomeDesc()).isEqualTo("HTTP 201");
     assertThat(event.getOutcome()).isEqualTo(AuditEvent.AuditEventOutcome._0);
     assertThat(event.getSubtype()).anySatisfy(c -> assertThat(c.getDisplay()).isEqualTo("$summarize"));
@@ -142,7 +138,7 @@ class AutoDraftTest {
     assertThat(requestor.getWho().getIdentifier().getValue()).isEqualTo(RULE);
     assertThat(event.getEntityFirstRep().getWhat().getReference()).isEqualTo(id(encounter));
     // The draft it wrote is named too.
-    String draft = FhirHttp.parse(fhir.get("DocumentReference?encounter=" + id(encounter), null), Bundle.class)
+    String draft = search("DocumentReference?encounter=" + id(encounter) + "&type=http://loinc.org%7C18842-5")
         .getEntryFirstRep().getResource().getIdElement().getIdPart();
     assertThat(event.getEntity()).anySatisfy(e -> assertThat(e.getWhat().getReference())
         .startsWith("DocumentReference/" + draft));
@@ -152,11 +148,7 @@ class AutoDraftTest {
   @Test
   void aFailedAutomaticDraftIsAuditedAsAFailure() throws Exception {
     Encounter encounter = encounterInProgress(FAILING);
-    encounter.setStatus(Encounter.EncounterStatus.FINISHED);
-    assertThat(fhir.put(id(encounter), null, encounter).statusCode()).isEqualTo(200);
-    await(() -> !audits(id(encounter)).isEmpty());
-
-    AuditEvent event = audits(id(encounter)).get(0);
+    AuditEvent event = finishAndAwaitTheAudit(encounter);
     assertThat(event.getOutcomeDesc()).isEqualTo("HTTP 500");
     assertThat(event.getOutcome()).isEqualTo(AuditEvent.AuditEventOutcome._8);
     assertThat(event.getAgent()).anySatisfy(a -> assertThat(a.getWho().getIdentifier().getValue()).isEqualTo(RULE));
@@ -209,22 +201,29 @@ class AutoDraftTest {
   }
 
   /** Searched now: without no-cache, HAPI would answer a repeated search from its cache of a minute ago. */
-  int discharges(Encounter encounter) throws Exception {
+  Bundle search(String query) throws Exception {
     HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-        "http://localhost:" + port + "/fhir/DocumentReference?encounter=" + id(encounter)
-            + "&type=http://loinc.org%7C18842-5")).header("Cache-Control", "no-cache").build(),
+        "http://localhost:" + port + "/fhir/" + query)).header("Cache-Control", "no-cache").build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return FhirHttp.parse(response, Bundle.class).getEntry().size();
+    return FhirHttp.parse(response, Bundle.class);
+  }
+
+  int discharges(Encounter encounter) throws Exception {
+    return search("DocumentReference?encounter=" + id(encounter) + "&type=http://loinc.org%7C18842-5").getEntry().size();
+  }
+
+  /** Saves the encounter as finished (the rule's trigger) and waits for the AuditEvent its job leaves. */
+  AuditEvent finishAndAwaitTheAudit(Encounter encounter) throws Exception {
+    encounter.setStatus(Encounter.EncounterStatus.FINISHED);
+    assertThat(fhir.put(id(encounter), null, encounter).statusCode()).isEqualTo(200);
+    await(() -> !audits(id(encounter)).isEmpty());
+    return audits(id(encounter)).get(0);
   }
 
   /** The AuditEvents naming {@code target}. */
   List<AuditEvent> audits(String target) throws Exception {
-    HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-        "http://localhost:" + port + "/fhir/AuditEvent?entity=" + target)).header("Cache-Control", "no-cache").build(),
-        HttpResponse.BodyHandlers.ofString());
-    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return FhirHttp.parse(response, Bundle.class).getEntry().stream().map(e -> (AuditEvent) e.getResource()).toList();
+    return search("AuditEvent?entity=" + target).getEntry().stream().map(e -> (AuditEvent) e.getResource()).toList();
   }
 
   double started() {

@@ -92,7 +92,7 @@ class DraftReportAsyncTest extends AiOperationsServer {
   }
 
   static final String LISTED_STUDY_UID = "1.2.826.0.1.3680043.10.999.8";
-  static final String LISTED_SERIES_UID = LISTED_STUDY_UID + ".1";
+  static final String LISTED_SERIES_UID = LISTED_STUDY_UID + ".1";  // the series unlisted() adds
 
   @AfterAll
   void stopSlowPacs() {
@@ -137,36 +137,41 @@ class DraftReportAsyncTest extends AiOperationsServer {
     assertThat(imagesAsked.get()).isEqualTo(2);
   }
 
+  /** A study at the slow PACS under {@code path} whose one CR series lists no instances, and a scripted model. */
+  private record Unlisted(String study, Parameters parameters) {}
+
+  private Unlisted unlisted(String path, String studyUid, String model) {
+    String endpoint = StudyFixtures.endpoint(client, "http://127.0.0.1:" + slowPacs.getAddress().getPort() + path);
+    String study = StudyFixtures.create(client, s -> {
+      s.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:" + studyUid);
+      s.addEndpoint(new Reference(endpoint));
+      StudyFixtures.series(s, studyUid + ".1", 1, "CR");
+    }).study();
+    register(model, ScriptedEngine.images(model, 4096, 16, request -> "## Impression\nNo acute finding."));
+    Parameters parameters = new Parameters();
+    parameters.addParameter("model", new StringType(model));
+    return new Unlisted(study, parameters);
+  }
+
   /** A study whose series lists no instances: the QIDO-RS listing is the job's, not the kick-off's. */
   @Test
   void theKickOffAnswers202BeforeThePacsListsTheInstances() throws Exception {
-    String endpoint = StudyFixtures.endpoint(client,
-        "http://127.0.0.1:" + slowPacs.getAddress().getPort() + "/slow-listing/dicom-web");
-    String study = StudyFixtures.create(client, s -> {
-      s.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:" + LISTED_STUDY_UID);
-      s.addEndpoint(new Reference(endpoint));
-      StudyFixtures.series(s, LISTED_SERIES_UID, 1, "CR");
-    }).study();
-    String model = register("slow-listing", ScriptedEngine.images("slow-listing", 4096, 16,
-        request -> "## Impression\nNo acute finding."));
-    Parameters parameters = new Parameters();
-    parameters.addParameter("model", new StringType(model));
+    Unlisted unlisted = unlisted("/slow-listing/dicom-web", LISTED_STUDY_UID, "slow-listing");
 
-    HttpResponse<String> kickoff = post("/" + study + "/$draft-report", parameters, "Prefer", "respond-async");
+    HttpResponse<String> kickoff = post("/" + unlisted.study() + "/$draft-report", unlisted.parameters(),
+        "Prefer", "respond-async");
     assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
     assertThat(listingsAnswered.get()).as("instance listings answered before the 202").isZero();
-    String status = kickoff.headers().firstValue("Content-Location").orElseThrow();
 
     releaseListing.countDown();
-    Bundle result = parse(awaitEnd(status), Bundle.class);
+    Bundle result = jobResult(kickoff);
     assertThat(result.getEntryFirstRep().getResponse().getStatus()).startsWith("201");
     assertThat(result.getEntryFirstRep().getResponse().getLocation()).startsWith("DiagnosticReport/");
     assertThat(listingsAsked.get()).isEqualTo(1);
 
     // The same request again: the job (which alone knows the images, hence the key) answers with that draft.
-    HttpResponse<String> again = post("/" + study + "/$draft-report", parameters, "Prefer", "respond-async");
-    assertThat(again.statusCode()).as(again.body()).isEqualTo(202);
-    Bundle second = parse(awaitEnd(again.headers().firstValue("Content-Location").orElseThrow()), Bundle.class);
+    Bundle second = jobResult(post("/" + unlisted.study() + "/$draft-report", unlisted.parameters(),
+        "Prefer", "respond-async"));
     assertThat(second.getEntryFirstRep().getResponse().getStatus()).startsWith("200");
     assertThat(second.getEntryFirstRep().getResponse().getLocation())
         .isEqualTo(result.getEntryFirstRep().getResponse().getLocation());
@@ -175,39 +180,15 @@ class DraftReportAsyncTest extends AiOperationsServer {
   /** The listing fails on the PACS: the kick-off still answers 202, the job ends in a 502, nothing is written. */
   @Test
   void aPacsFailureWhileListingFailsTheJobAndWritesNothing() throws Exception {
-    String endpoint = StudyFixtures.endpoint(client,
-        "http://127.0.0.1:" + slowPacs.getAddress().getPort() + "/failing-listing/dicom-web");
-    String study = StudyFixtures.create(client, s -> {
-      s.addIdentifier().setSystem("urn:dicom:uid").setValue("urn:oid:" + LISTED_STUDY_UID + ".9");
-      s.addEndpoint(new Reference(endpoint));
-      StudyFixtures.series(s, LISTED_STUDY_UID + ".9.1", 1, "CR");
-    }).study();
-    String model = register("failing-listing", ScriptedEngine.images("failing-listing", 4096, 16,
-        request -> "## Impression\nNo acute finding."));
-    Parameters parameters = new Parameters();
-    parameters.addParameter("model", new StringType(model));
+    Unlisted unlisted = unlisted("/failing-listing/dicom-web", LISTED_STUDY_UID + ".9", "failing-listing");
     var before = written();
 
-    HttpResponse<String> kickoff = post("/" + study + "/$draft-report", parameters, "Prefer", "respond-async");
-    assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
-    Bundle result = parse(awaitEnd(kickoff.headers().firstValue("Content-Location").orElseThrow()), Bundle.class);
+    Bundle result = jobResult(post("/" + unlisted.study() + "/$draft-report", unlisted.parameters(),
+        "Prefer", "respond-async"));
     assertThat(result.getEntryFirstRep().getResponse().getStatus()).startsWith("502");
     assertThat(((org.hl7.fhir.r4.model.OperationOutcome) result.getEntryFirstRep().getResponse().getOutcome())
         .getIssueFirstRep().getDiagnostics()).contains("The PACS failed").contains("/instances");
     assertThat(failingListingsAsked.get()).isEqualTo(1);
     assertThat(written()).isEqualTo(before);
-  }
-
-  private HttpResponse<String> awaitEnd(String status) throws Exception {
-    HttpResponse<String> done = null;
-    for (int i = 0; i < 600 && (done == null || done.statusCode() == 202); i++) {
-      if (done != null) {
-        Thread.sleep(100);
-      }
-      done = http.send(HttpRequest.newBuilder(URI.create(status)).timeout(Duration.ofSeconds(30)).build(),
-          HttpResponse.BodyHandlers.ofString());
-    }
-    assertThat(done.statusCode()).as(done.body()).isEqualTo(200);
-    return done;
   }
 }
