@@ -42,6 +42,8 @@ public final class AiVocabulary {
   public static final String DRAFT_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:draft";
   /** Identifier system of the stored prompts (value: the draft's idempotency key). */
   public static final String PROMPT_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:prompt";
+  /** Identifier system of the automatic drafting rules, as an AuditEvent's requestor (value: the rule's code). */
+  public static final String AUTO_DRAFT_RULE_SYSTEM = "urn:medgemma-fhir:auto-draft-rule";
   /** Identifier system of the model cards (value: the Device identifier's value). */
   public static final String MODEL_CARD_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:model-card";
   /** Base of this server's own extensions. */

@@ -27,5 +27,12 @@ public final class RequestData {
   /** The review decision ({@code accept} / {@code reject}), a {@code String}; set by {@code $verify}. */
   public static final String DECISION = "medgemma.decision";
 
+  /**
+   * The automatic drafting rule that started the operation (a {@code String}, e.g.
+   * {@code encounter-finished-discharge}); absent when a client called it. The audit trail then names
+   * the rule, not a user, as the requestor.
+   */
+  public static final String AUTO_DRAFT_RULE = "medgemma.auto-draft.rule";
+
   private RequestData() {}
 }

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * {@code $draft-report}) and of {@code $verify}: who (token subject / fhirUser, or the verifying
  * practitioner), which resource (the operation's target and the resource it returned), which
  * model (see {@link dev.medgemmafhir.vocabulary.RequestData#MODEL}), the outcome (HTTP status) and the duration (period and
- * a {@code duration-ms} detail). Refused calls (401, 403) are recorded too; those without a valid
+ * a {@code duration-ms} detail). Jobs that automatic drafting started name its rule as the requestor
+ * (see {@link RequestData#AUTO_DRAFT_RULE}). Refused calls (401, 403) are recorded too; those without a valid
  * token only within an {@link UnauthenticatedAuditBudget}. A failure to write the AuditEvent is
  * logged and does not fail the request.
  */
@@ -207,6 +208,14 @@ public class AuditEventInterceptor {
 
   private static AuditEventAgentComponent requestor(RequestDetails request) {
     AuditEventAgentComponent agent = new AuditEventAgentComponent().setRequestor(true);
+    if (request.getUserData().get(RequestData.AUTO_DRAFT_RULE) instanceof String rule) {
+      // Started by the server itself: the requestor is the configured rule, not a user.
+      return agent.setType(new CodeableConcept(new Coding("http://dicom.nema.org/resources/ontology/DCM", "110150",
+              "Application")))
+          .setWho(new Reference().setIdentifier(new Identifier().setSystem(AiVocabulary.AUTO_DRAFT_RULE_SYSTEM)
+              .setValue(rule)).setDisplay("automatic drafting rule " + rule))
+          .setName("medgemma-fhir automatic drafting");
+    }
     agent.setType(new CodeableConcept(
         new Coding("http://terminology.hl7.org/CodeSystem/extra-security-role-type", "humanuser", "human user")));
     Object verifier = request.getUserData().get(RequestData.VERIFIER);

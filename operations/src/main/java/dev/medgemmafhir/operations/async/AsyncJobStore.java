@@ -52,6 +52,13 @@ public final class AsyncJobStore {
     return jobs.stream().findFirst();
   }
 
+  /** Whether a job of {@code operation} (e.g. {@code summarize}) on {@code target} is queued or running, on any replica. */
+  public boolean live(String operation, String target) {
+    Integer jobs = jdbc.queryForObject("SELECT COUNT(*) FROM mgf_async_job WHERE operation = ? AND target = ?"
+        + " AND state IN ('QUEUED', 'RUNNING')", Integer.class, operation, target);
+    return jobs != null && jobs > 0;
+  }
+
   /** Moves a live job to RUNNING with a progress text; false when it ended (e.g. was cancelled). */
   public boolean progress(String id, String text, Instant now) {
     return jdbc.update("UPDATE mgf_async_job SET state = ?, progress = ?, updated_at = ?, heartbeat_at = ?"

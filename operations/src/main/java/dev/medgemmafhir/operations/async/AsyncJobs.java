@@ -82,6 +82,15 @@ public final class AsyncJobs implements AutoCloseable {
     return store.find(id);
   }
 
+  /**
+   * Whether a job of {@code operation} (without {@code $}) on {@code target} (e.g. {@code Encounter/12})
+   * is queued or running on any replica sharing this database. A job whose replica died counts until
+   * it is marked abandoned (after {@code abandoned-after}).
+   */
+  public boolean running(String operation, String target) {
+    return store.live(operation, target);
+  }
+
   /** Cancels a live job on whichever replica runs it; false when there is no such job or it already ended. */
   public boolean cancel(String id) {
     boolean cancelled = store.cancel(id, clock.instant());
@@ -102,13 +111,11 @@ public final class AsyncJobs implements AutoCloseable {
     int status = 0;
     Resource ended = null;
     try {
-      Resource result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
-      boolean written = task.persist();
-      String location = written && result.getIdElement().hasIdPart() ? result.getIdElement().toUnqualified().getValue() : null;
-      status = written ? 201 : 200;
-      ended = result;
-      store.finish(id, State.COMPLETED, status, location, fhir.newJsonParser().encodeResourceToString(result),
-          clock.instant());
+      AiTaskRunner.Accepted result = runner.runAccepted(task, text -> reportProgress(id, text), cancellation);
+      status = result.created() ? 201 : 200;
+      ended = result.reply();
+      store.finish(id, State.COMPLETED, status, result.location(),
+          fhir.newJsonParser().encodeResourceToString(result.reply()), clock.instant());
     } catch (AiTaskRunner.Cancelled e) {
       log.info("Async job {} cancelled", id);
     } catch (BaseServerResponseException e) {

@@ -5,7 +5,10 @@ import ca.uhn.fhir.interceptor.api.Interceptor;
 import ca.uhn.fhir.interceptor.api.Pointcut;
 import ca.uhn.fhir.rest.api.server.SystemRequestDetails;
 import ca.uhn.fhir.rest.server.exceptions.BaseServerResponseException;
+import dev.medgemmafhir.operations.async.JobEnd;
 import dev.medgemmafhir.operations.draftreport.DraftReportOperation;
+import dev.medgemmafhir.vocabulary.AiVocabulary;
+import dev.medgemmafhir.vocabulary.RequestData;
 import dev.medgemmafhir.operations.summarize.SummarizeOperation;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -36,7 +39,9 @@ import org.springframework.transaction.support.TransactionSynchronizationManager
  *
  * <p>Only a transition starts a job, so saving a finished encounter again starts nothing. Each
  * rule counts its outcomes in {@code medgemma_auto_draft_total{rule,outcome}}: {@code started},
- * {@code existing} (the draft for these inputs was already written) or {@code failed}.
+ * {@code existing} (the draft for these inputs was already written) or {@code failed}. Each job is
+ * audited as a client's asynchronous job is (its result or failure; a job that could not start as a
+ * failure), with the rule as the requestor.
  */
 @Interceptor
 public final class AutoDrafting implements AutoCloseable {
@@ -72,6 +77,7 @@ public final class AutoDrafting implements AutoCloseable {
   private final DraftReportOperation draftReport;
   private final StringType model;
   private final MeterRegistry meters;
+  private final JobEnd audit;
   private final ExecutorService starter = Executors.newSingleThreadExecutor(runnable -> {
     Thread thread = new Thread(runnable, "auto-draft");
     thread.setDaemon(true);
@@ -81,11 +87,18 @@ public final class AutoDrafting implements AutoCloseable {
   /** @param model the model id the jobs name; empty = each operation's default */
   public AutoDrafting(Set<Rule> rules, SummarizeOperation summarize, DraftReportOperation draftReport, String model,
       MeterRegistry meters) {
+    this(rules, summarize, draftReport, model, meters, JobEnd.NONE);
+  }
+
+  /** @param audit told of a job that could not be started (an accepted job's end reaches the audit trail through its kick-off) */
+  public AutoDrafting(Set<Rule> rules, SummarizeOperation summarize, DraftReportOperation draftReport, String model,
+      MeterRegistry meters, JobEnd audit) {
     this.rules = Set.copyOf(rules);
     this.summarize = summarize;
     this.draftReport = draftReport;
     this.model = model == null || model.isBlank() ? null : new StringType(model.strip());
     this.meters = meters;
+    this.audit = audit;
     for (Rule rule : rules) {
       for (String outcome : new String[] {"started", "existing", "failed"}) {
         counter(rule, outcome);
@@ -139,6 +152,15 @@ public final class AutoDrafting implements AutoCloseable {
   private void start(Rule rule, IdType target) {
     SystemRequestDetails request = new SystemRequestDetails();
     request.addHeader("Prefer", "respond-async");
+    // As a client's kick-off reads to the audit trail: the operation, its target, and who asked (the rule).
+    request.setOperation(switch (rule) {
+      case ENCOUNTER_FINISHED_DISCHARGE -> AiVocabulary.SUMMARIZE;
+      case IMAGING_STUDY_AVAILABLE_REPORT -> AiVocabulary.DRAFT_REPORT;
+    });
+    request.setResourceName(target.getResourceType());
+    request.setId(target);
+    request.setRequestType(ca.uhn.fhir.rest.api.RequestTypeEnum.POST);
+    request.getUserData().put(RequestData.AUTO_DRAFT_RULE, rule.code());
     try {
       IBaseResource answer = switch (rule) {
         case ENCOUNTER_FINISHED_DISCHARGE ->
@@ -154,9 +176,23 @@ public final class AutoDrafting implements AutoCloseable {
       counter(rule, "failed").increment();
       LOG.warn("Automatic drafting ({}) for {} was not started: HTTP {}", rule.code(), target.getValue(),
           e.getStatusCode());
+      ended(request, e.getStatusCode(), e.getMessage());
     } catch (RuntimeException e) {
       counter(rule, "failed").increment();
       LOG.error("Automatic drafting ({}) for {} failed", rule.code(), target.getValue(), e);
+      ended(request, 500, "The operation failed: " + e.getMessage());
+    }
+  }
+
+  /** A job that never started is audited as its end, like a client's refused kick-off. */
+  private void ended(SystemRequestDetails request, int status, String message) {
+    OperationOutcome outcome = new OperationOutcome();
+    outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.ERROR)
+        .setCode(OperationOutcome.IssueType.PROCESSING).setDiagnostics(message);
+    try {
+      audit.ended(request, status, outcome);
+    } catch (RuntimeException e) {
+      LOG.error("Recording the failed start of automatic drafting failed: {}", e.toString());
     }
   }
 

@@ -12,7 +12,6 @@ import org.hl7.fhir.r4.model.AllergyIntolerance;
 import org.hl7.fhir.r4.model.Condition;
 import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.DocumentReference;
-import org.hl7.fhir.r4.model.Enumerations;
 import org.hl7.fhir.r4.model.MedicationAdministration;
 import org.hl7.fhir.r4.model.MedicationRequest;
 import org.hl7.fhir.r4.model.Observation;
@@ -51,7 +50,7 @@ public final class EncounterSections {
 
       @Override
       public Optional<ClinicalFact> fact(Resource resource, JpaEncounterContext.Span span) {
-        return type.isInstance(resource) && !JpaEncounterContext.isAiWritten(resource)
+        return type.isInstance(resource) && !FactText.isAiWritten(resource)
             ? fact.apply(type.cast(resource), span) : Optional.empty();
       }
 
@@ -62,50 +61,37 @@ public final class EncounterSections {
     };
   }
 
+  /**
+   * The records of an encounter read as a patient's record does ({@link RecordSections}: one text
+   * per kind of record); what differs is the choice as of the encounter and, for its diagnoses and
+   * background problems, the status then.
+   */
   public static List<EncounterSection> defaults() {
     return List.of(
         of(Condition.class, Link.ENCOUNTER, Condition.SP_ENCOUNTER, (c, span) ->
-            span.after(FactText.instant(c.getRecordedDate()))
-                || JpaEncounterContext.refutedOrInError(c.getVerificationStatus()) ? Optional.empty()
-                : Optional.of(JpaEncounterContext.conditionFact(c, Section.ENCOUNTER_DIAGNOSIS, span))),
-        of(Procedure.class, Link.ENCOUNTER, Procedure.SP_ENCOUNTER, (p, span) ->
-            p.getStatus() == Procedure.ProcedureStatus.ENTEREDINERROR ? Optional.empty()
-                : Optional.of(new ClinicalFact(Section.PROCEDURE, versioned(p), when(p.getPerformed()),
-                    "Procedure (" + JpaEncounterContext.code(p.getStatus())
-                        + JpaEncounterContext.prefixed(", ", JpaEncounterContext.dateOf(p.getPerformed())) + "): "
-                        + FactText.concept(p.getCode())
-                        + JpaEncounterContext.prefixed("; reason: ", FactText.concepts(p.getReasonCode()))))),
+            span.after(FactText.instant(c.getRecordedDate())) || FactText.refutedOrInError(c.getVerificationStatus())
+                ? Optional.empty() : Optional.of(JpaEncounterContext.conditionFact(c, Section.ENCOUNTER_DIAGNOSIS, span))),
+        of(Procedure.class, Link.ENCOUNTER, Procedure.SP_ENCOUNTER, (p, span) -> RecordSections.procedure(p)),
         of(MedicationRequest.class, Link.ENCOUNTER, MedicationRequest.SP_ENCOUNTER, (m, span) ->
-            m.getStatus() == MedicationRequest.MedicationRequestStatus.ENTEREDINERROR ? Optional.empty()
-                : Optional.of(JpaEncounterContext.medicationRequestFact(m, Section.MEDICATION))),
+            RecordSections.medication(m, Section.MEDICATION)),
         of(MedicationAdministration.class, Link.ENCOUNTER, MedicationAdministration.SP_CONTEXT, (m, span) ->
             m.getStatus() == MedicationAdministration.MedicationAdministrationStatus.ENTEREDINERROR ? Optional.empty()
                 : Optional.of(new ClinicalFact(Section.MEDICATION, versioned(m), when(m.getEffective()),
-                    "Medication given (" + JpaEncounterContext.code(m.getStatus())
-                        + JpaEncounterContext.prefixed(", ", JpaEncounterContext.dateOf(m.getEffective())) + "): "
-                        + JpaEncounterContext.medication(m.getMedication())
-                        + JpaEncounterContext.prefixed("; dose: ", m.getDosage().hasDose()
+                    "Medication given (" + FactText.code(m.getStatus())
+                        + FactText.prefixed(", ", FactText.dateOf(m.getEffective())) + "): "
+                        + FactText.medication(m.getMedication())
+                        + FactText.prefixed("; dose: ", m.getDosage().hasDose()
                             ? FactText.quantity(m.getDosage().getDose()) : null)))),
-        of(DiagnosticReport.class, Link.ENCOUNTER, DiagnosticReport.SP_ENCOUNTER, (r, span) ->
-            r.getStatus() == DiagnosticReport.DiagnosticReportStatus.ENTEREDINERROR
-                || r.getStatus() == DiagnosticReport.DiagnosticReportStatus.CANCELLED ? Optional.empty()
-                : Optional.of(JpaEncounterContext.reportFact(r))),
-        of(DocumentReference.class, Link.ENCOUNTER, DocumentReference.SP_ENCOUNTER, (d, span) ->
-            d.getStatus() == Enumerations.DocumentReferenceStatus.ENTEREDINERROR ? Optional.empty()
-                : JpaEncounterContext.noteFact(d)),
-        of(Observation.class, Link.ENCOUNTER, Observation.SP_ENCOUNTER, (o, span) ->
-            o.getStatus() == Observation.ObservationStatus.ENTEREDINERROR
-                || o.getStatus() == Observation.ObservationStatus.CANCELLED ? Optional.empty()
-                : JpaEncounterContext.observationFact(o)),
+        of(DiagnosticReport.class, Link.ENCOUNTER, DiagnosticReport.SP_ENCOUNTER, (r, span) -> RecordSections.report(r)),
+        of(DocumentReference.class, Link.ENCOUNTER, DocumentReference.SP_ENCOUNTER, (d, span) -> RecordSections.note(d)),
+        of(Observation.class, Link.ENCOUNTER, Observation.SP_ENCOUNTER, (o, span) -> RecordSections.observation(o)),
         of(AllergyIntolerance.class, Link.PATIENT, AllergyIntolerance.SP_PATIENT, (a, span) ->
-            JpaEncounterContext.knownDuring(a, span) ? Optional.of(JpaEncounterContext.allergyFact(a))
-                : Optional.empty()),
+            JpaEncounterContext.knownDuring(a, span) ? RecordSections.allergy(a) : Optional.empty()),
         of(Condition.class, Link.PATIENT, Condition.SP_PATIENT, (c, span) ->
             JpaEncounterContext.activeDuring(c, span)
                 ? Optional.of(JpaEncounterContext.conditionFact(c, Section.ACTIVE_PROBLEM, span)) : Optional.empty()),
         of(MedicationRequest.class, Link.PATIENT, MedicationRequest.SP_PATIENT, (m, span) ->
-            JpaEncounterContext.activeDuring(m, span)
-                ? Optional.of(JpaEncounterContext.medicationRequestFact(m, Section.ACTIVE_MEDICATION))
+            JpaEncounterContext.activeDuring(m, span) ? RecordSections.medication(m, Section.ACTIVE_MEDICATION)
                 : Optional.empty()));
   }
 }

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.operations.context;
 
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -135,5 +136,60 @@ public final class FactText {
     LocalDate born = birth.toInstant().atOffset(ZoneOffset.UTC).toLocalDate();
     LocalDate then = (at == null ? new Date() : at).toInstant().atOffset(ZoneOffset.UTC).toLocalDate();
     return java.time.Period.between(born, then).getYears();
+  }
+
+  /** A medication as named in an order or administration: its code's text, else the reference's display. */
+  public static String medication(Type medication) {
+    if (medication instanceof CodeableConcept c) {
+      return or(concept(c), "unspecified medication");
+    }
+    if (medication instanceof org.hl7.fhir.r4.model.Reference r) {
+      return or(r.getDisplay(), "medication " + r.getReference());
+    }
+    return "unspecified medication";
+  }
+
+  /** A dateTime or period as text; null for other types (an age, a string) and when absent. */
+  public static String dateOf(Type value) {
+    if (value instanceof DateTimeType dt) {
+      return date(dt.getValue());
+    }
+    if (value instanceof Period p) {
+      return period(p);
+    }
+    return null;
+  }
+
+  /** A status enum's FHIR code, e.g. {@code entered-in-error}. */
+  public static String code(Enum<?> status) {
+    if (status == null) {
+      return "status unknown";
+    }
+    try {
+      return (String) status.getClass().getMethod("toCode").invoke(status);
+    } catch (ReflectiveOperationException e) {
+      return status.name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** {@code prefix + value}, or nothing when there is no value. */
+  public static String prefixed(String prefix, String value) {
+    return value == null || value.isBlank() ? "" : prefix + value;
+  }
+
+  public static String or(String value, String fallback) {
+    return value == null || value.isBlank() ? fallback : value;
+  }
+
+  /** Entered in error or refuted: not a fact about the patient. */
+  public static boolean refutedOrInError(CodeableConcept verification) {
+    return verification.getCoding().stream().anyMatch(c -> "entered-in-error".equals(c.getCode())
+        || "refuted".equals(c.getCode()));
+  }
+
+  /** Drafts this server wrote are not clinical input: summarising them would echo the model. */
+  public static boolean isAiWritten(org.hl7.fhir.r4.model.Resource resource) {
+    return resource.getMeta().getSecurity().stream().anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem())
+        && AiVocabulary.AIAST.equals(c.getCode()));
   }
 }

@@ -1,12 +1,16 @@
 package dev.medgemmafhir.operations.context;
 
-import dev.medgemmafhir.vocabulary.AiVocabulary;
 import static dev.medgemmafhir.operations.context.FactText.concept;
 import static dev.medgemmafhir.operations.context.FactText.concepts;
 import static dev.medgemmafhir.operations.context.FactText.date;
 import static dev.medgemmafhir.operations.context.FactText.instant;
 import static dev.medgemmafhir.operations.context.FactText.versioned;
 import static dev.medgemmafhir.operations.context.FactText.when;
+import static dev.medgemmafhir.operations.context.FactText.code;
+import static dev.medgemmafhir.operations.context.FactText.dateOf;
+import static dev.medgemmafhir.operations.context.FactText.or;
+import static dev.medgemmafhir.operations.context.FactText.prefixed;
+import static dev.medgemmafhir.operations.context.FactText.refutedOrInError;
 
 import ca.uhn.fhir.jpa.api.dao.DaoRegistry;
 import ca.uhn.fhir.jpa.searchparam.SearchParameterMap;
@@ -25,16 +29,11 @@ import java.util.StringJoiner;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.AllergyIntolerance;
 import org.hl7.fhir.r4.model.Condition;
-import org.hl7.fhir.r4.model.DiagnosticReport;
-import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Encounter;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.MedicationRequest;
-import org.hl7.fhir.r4.model.Observation;
 import org.hl7.fhir.r4.model.Patient;
-import org.hl7.fhir.r4.model.Reference;
 import org.hl7.fhir.r4.model.Resource;
-import org.hl7.fhir.r4.model.Type;
 
 /**
  * The default context: the encounter, its patient, what was recorded in the encounter, and what
@@ -230,17 +229,6 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
         .contains(code.getCode()));
   }
 
-  static boolean refutedOrInError(org.hl7.fhir.r4.model.CodeableConcept verification) {
-    return verification.getCoding().stream().anyMatch(code -> "entered-in-error".equals(code.getCode())
-        || "refuted".equals(code.getCode()));
-  }
-
-  /** Drafts this server wrote are not clinical input: summarising them would echo the model. */
-  static boolean isAiWritten(Resource resource) {
-    return resource.getMeta().getSecurity().stream()
-        .anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem()) && AiVocabulary.AIAST.equals(c.getCode()));
-  }
-
   private List<IBaseResource> search(String type, String param, String reference, RequestDetails request) {
     SearchParameterMap map = SearchParameterMap.newSynchronous().add(param, new ReferenceParam(reference));
     map.setLoadSynchronousUpTo(MAX_PER_SEARCH);
@@ -250,7 +238,7 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
 
   static ClinicalFact encounterFact(Encounter e) {
     StringJoiner text = new StringJoiner("; ");
-    text.add("Encounter: " + nonNull(e.getClass_().hasDisplay() ? e.getClass_().getDisplay() : e.getClass_().getCode(), "class unknown")
+    text.add("Encounter: " + or(e.getClass_().hasDisplay() ? e.getClass_().getDisplay() : e.getClass_().getCode(), "class unknown")
         + prefixed(", ", concepts(e.getType())));
     text.add("status " + code(e.getStatus()));
     if (e.hasPeriod()) {
@@ -283,103 +271,9 @@ public final class JpaEncounterContext implements EncounterContextStrategy {
     Instant abated = abatement(c);
     boolean resolvedLater = abated != null && span.after(abated);
     String status = resolvedLater ? "active at the encounter" : concept(c.getClinicalStatus());
-    String text = "Condition (" + nonNull(status, "status unknown") + prefixed(", onset ", dateOf(c.getOnset()))
+    String text = "Condition (" + or(status, "status unknown") + prefixed(", onset ", dateOf(c.getOnset()))
         + (resolvedLater ? "" : prefixed(", abated ", dateOf(c.getAbatement()))) + "): "
-        + nonNull(concept(c.getCode()), "unspecified");
+        + or(concept(c.getCode()), "unspecified");
     return new ClinicalFact(section, versioned(c), when(c.getOnset()), text);
-  }
-
-  static ClinicalFact medicationRequestFact(MedicationRequest m, Section section) {
-    String dosage = m.getDosageInstruction().stream().filter(d -> d.hasText()).map(d -> d.getText()).findFirst().orElse(null);
-    String text = "Medication ordered (" + code(m.getStatus()) + prefixed(", ", date(m.getAuthoredOn())) + "): "
-        + medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
-    return new ClinicalFact(section, versioned(m), instant(m.getAuthoredOn()), text);
-  }
-
-  static ClinicalFact allergyFact(AllergyIntolerance a) {
-    String reactions = String.join(", ", a.getReaction().stream()
-        .flatMap(r -> r.getManifestation().stream()).map(FactText::concept).filter(s -> s != null).toList());
-    String text = "Allergy (" + nonNull(concept(a.getClinicalStatus()), "status unknown")
-        + (a.hasCriticality() ? ", criticality " + a.getCriticality().toCode() : "") + "): "
-        + nonNull(concept(a.getCode()), "unspecified") + prefixed("; reactions: ", reactions);
-    return new ClinicalFact(Section.ALLERGY, versioned(a), instant(a.getRecordedDate()), text);
-  }
-
-  static ClinicalFact reportFact(DiagnosticReport r) {
-    StringBuilder text = new StringBuilder("Report (" + code(r.getStatus()) + prefixed(", ", dateOf(r.getEffective()))
-        + "): " + nonNull(concept(r.getCode()), "unspecified"));
-    if (r.hasConclusion()) {
-      text.append("; conclusion: ").append(FactText.truncate(r.getConclusion(), FactText.MAX_DOCUMENT_CHARS));
-    }
-    r.getPresentedForm().stream().map(FactText::attachmentText).flatMap(java.util.Optional::stream)
-        .findFirst().ifPresent(t -> text.append("; text: ").append(t));
-    return new ClinicalFact(Section.REPORT, versioned(r), when(r.getEffective()), text.toString());
-  }
-
-  static java.util.Optional<ClinicalFact> noteFact(DocumentReference d) {
-    return d.getContent().stream().map(c -> FactText.attachmentText(c.getAttachment()))
-        .flatMap(java.util.Optional::stream).findFirst()
-        .map(t -> new ClinicalFact(Section.NOTE, versioned(d), instant(d.getDate()),
-            "Note (" + nonNull(concept(d.getType()), "document") + prefixed(", ", date(d.getDate())) + "): " + t));
-  }
-
-  static java.util.Optional<ClinicalFact> observationFact(Observation o) {
-    StringJoiner values = new StringJoiner("; ");
-    String value = FactText.value(o.getValue());
-    if (value != null) {
-      values.add(value);
-    }
-    for (Observation.ObservationComponentComponent c : o.getComponent()) {
-      String v = FactText.value(c.getValue());
-      if (v != null) {
-        values.add(nonNull(concept(c.getCode()), "component") + " " + v);
-      }
-    }
-    if (values.length() == 0 && !o.hasInterpretation()) {
-      return java.util.Optional.empty();
-    }
-    String text = "Observation (" + nonNull(concepts(o.getCategory()), "uncategorised") + prefixed(", ", dateOf(o.getEffective()))
-        + "): " + nonNull(concept(o.getCode()), "unspecified") + " = " + values
-        + prefixed("; interpretation: ", concepts(o.getInterpretation()));
-    return java.util.Optional.of(new ClinicalFact(Section.OBSERVATION, versioned(o), when(o.getEffective()), text));
-  }
-
-  static String medication(Type medication) {
-    if (medication instanceof org.hl7.fhir.r4.model.CodeableConcept c) {
-      return nonNull(concept(c), "unspecified medication");
-    }
-    if (medication instanceof Reference r) {
-      return nonNull(r.getDisplay(), "medication " + r.getReference());
-    }
-    return "unspecified medication";
-  }
-
-  static String dateOf(Type value) {
-    if (value instanceof org.hl7.fhir.r4.model.DateTimeType dt) {
-      return date(dt.getValue());
-    }
-    if (value instanceof org.hl7.fhir.r4.model.Period p) {
-      return FactText.period(p);
-    }
-    return null;
-  }
-
-  static String code(Enum<?> status) {
-    if (status == null) {
-      return "status unknown";
-    }
-    try {
-      return (String) status.getClass().getMethod("toCode").invoke(status);
-    } catch (ReflectiveOperationException e) {
-      return status.name().toLowerCase(java.util.Locale.ROOT);
-    }
-  }
-
-  static String prefixed(String prefix, String value) {
-    return value == null || value.isBlank() ? "" : prefix + value;
-  }
-
-  static String nonNull(String value, String fallback) {
-    return value == null || value.isBlank() ? fallback : value;
   }
 }

@@ -41,7 +41,7 @@ public final class JpaPatientRecord {
       map.setLoadSynchronousUpTo(JpaEncounterContext.MAX_PER_SEARCH);
       for (IBaseResource found : daos.getResourceDao(section.resourceType()).search(map, new SystemRequestDetails())
           .getResources(0, JpaEncounterContext.MAX_PER_SEARCH)) {
-        if (RecordSections.isAiWritten((Resource) found)) {
+        if (FactText.isAiWritten((Resource) found)) {
           continue; // this server's own drafts are no input, and no record left out either
         }
         Optional<ClinicalFact> fact = section.fact((Resource) found);

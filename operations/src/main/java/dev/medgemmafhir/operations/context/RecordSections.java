@@ -6,9 +6,14 @@ import static dev.medgemmafhir.operations.context.FactText.date;
 import static dev.medgemmafhir.operations.context.FactText.instant;
 import static dev.medgemmafhir.operations.context.FactText.versioned;
 import static dev.medgemmafhir.operations.context.FactText.when;
+import static dev.medgemmafhir.operations.context.FactText.code;
+import static dev.medgemmafhir.operations.context.FactText.dateOf;
+import static dev.medgemmafhir.operations.context.FactText.isAiWritten;
+import static dev.medgemmafhir.operations.context.FactText.or;
+import static dev.medgemmafhir.operations.context.FactText.prefixed;
+import static dev.medgemmafhir.operations.context.FactText.refutedOrInError;
 
 import dev.medgemmafhir.operations.context.ClinicalFact.Section;
-import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -32,7 +37,8 @@ import org.hl7.fhir.r4.model.Resource;
 import org.hl7.fhir.r4.model.Type;
 
 /**
- * The default sections of a patient's record, as of today: problems, medications, allergies,
+ * How each kind of record reads as a fact (one definition, also used by {@link EncounterSections}),
+ * and the default sections of a patient's record, as of today: problems, medications, allergies,
  * observations, procedures, immunizations, reports, notes and visits. Records entered in error or
  * refuted are left out; inactive ones (a resolved problem, a stopped medication) stay, with their
  * status first in the line, so the model can tell past from present. What this server's AI wrote
@@ -83,17 +89,6 @@ public final class RecordSections {
         of(Encounter.class, Encounter.SP_PATIENT, RecordSections::encounter));
   }
 
-  /** Entered in error or refuted: not a fact about the patient. */
-  static boolean refutedOrInError(CodeableConcept verification) {
-    return verification.getCoding().stream().anyMatch(c -> "entered-in-error".equals(c.getCode())
-        || "refuted".equals(c.getCode()));
-  }
-
-  static boolean isAiWritten(Resource resource) {
-    return resource.getMeta().getSecurity().stream().anyMatch(c -> AiVocabulary.OBSERVATION_VALUE.equals(c.getSystem())
-        && AiVocabulary.AIAST.equals(c.getCode()));
-  }
-
   static Optional<ClinicalFact> condition(Condition c) {
     if (refutedOrInError(c.getVerificationStatus())) {
       return Optional.empty();
@@ -106,14 +101,19 @@ public final class RecordSections {
   }
 
   static Optional<ClinicalFact> medication(MedicationRequest m) {
+    return medication(m, Section.ACTIVE_MEDICATION);
+  }
+
+  /** @param section where the order belongs: the patient's medications, or those of one encounter */
+  static Optional<ClinicalFact> medication(MedicationRequest m, Section section) {
     if (m.getStatus() == MedicationRequest.MedicationRequestStatus.ENTEREDINERROR) {
       return Optional.empty();
     }
     String dosage = m.getDosageInstruction().stream().filter(d -> d.hasText()).map(d -> d.getText()).findFirst()
         .orElse(null);
     String text = "Medication ordered (" + code(m.getStatus()) + prefixed(", ", date(m.getAuthoredOn())) + "): "
-        + medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
-    return Optional.of(new ClinicalFact(Section.ACTIVE_MEDICATION, versioned(m), instant(m.getAuthoredOn()), text));
+        + FactText.medication(m.getMedication()) + prefixed("; ", dosage) + prefixed("; reason: ", concepts(m.getReasonCode()));
+    return Optional.of(new ClinicalFact(section, versioned(m), instant(m.getAuthoredOn()), text));
   }
 
   static Optional<ClinicalFact> allergy(AllergyIntolerance a) {
@@ -218,44 +218,5 @@ public final class RecordSections {
   private static String unconfirmed(CodeableConcept verification) {
     String status = concept(verification);
     return status == null || "confirmed".equalsIgnoreCase(status) ? null : status;
-  }
-
-  private static String medication(Type medication) {
-    if (medication instanceof CodeableConcept c) {
-      return or(concept(c), "unspecified medication");
-    }
-    if (medication instanceof Reference r) {
-      return or(r.getDisplay(), "medication " + r.getReference());
-    }
-    return "unspecified medication";
-  }
-
-  private static String dateOf(Type value) {
-    if (value instanceof DateTimeType dt) {
-      return date(dt.getValue());
-    }
-    if (value instanceof Period p) {
-      return FactText.period(p);
-    }
-    return null;
-  }
-
-  private static String code(Enum<?> status) {
-    if (status == null) {
-      return "status unknown";
-    }
-    try {
-      return (String) status.getClass().getMethod("toCode").invoke(status);
-    } catch (ReflectiveOperationException e) {
-      return status.name().toLowerCase(java.util.Locale.ROOT);
-    }
-  }
-
-  private static String prefixed(String prefix, String value) {
-    return value == null || value.isBlank() ? "" : prefix + value;
-  }
-
-  private static String or(String value, String fallback) {
-    return value == null || value.isBlank() ? fallback : value;
   }
 }

@@ -74,6 +74,12 @@ public final class DraftReportTask implements AiTask {
     return plan.idempotencyKey();
   }
 
+  /** Choosing the images asks the PACS: an async kick-off answers first. */
+  @Override
+  public boolean keyAwaitsInputs() {
+    return plan.choosing().asksPacs();
+  }
+
   @Override
   public String draftType() {
     return "DiagnosticReport";

@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * Prepares {@code $draft-report} in two steps. {@link #plan} validates the request, reads the study,
  * chooses the images and fits them into the model's context, and derives the idempotency key, all
  * without downloading pixels; {@link #fetch} then downloads the chosen images from the PACS. In
- * between, the operation can answer a retry with the draft already written.
+ * between, the operation can answer a retry with the draft already written. When choosing the images
+ * means asking the PACS (the study does not list its instances), the choice is made on first use, so
+ * an asynchronous kick-off leaves it, and the search for an earlier draft, to the job.
  */
 public final class DraftReporter {
 
@@ -53,19 +55,58 @@ public final class DraftReporter {
   }
 
   /**
-   * A checked request whose images are chosen but not yet downloaded.
+   * A checked request whose images are chosen (or, when choosing asks the PACS, will be chosen where
+   * the task runs) but not yet downloaded.
    *
    * @param indicationSource where the indication came from: {@code request}, {@code study} (its own reasons),
    *     {@code order} (its orders' reasons, code and notes) or {@code none}
-   * @param images the images in the order the model gets them
-   * @param imagesOmitted images that were available but over {@code maxImages} or the context
    */
   public record Plan(LoadedModel model, StudyContext context, String studyLine, String indication,
-      String indicationSource, List<ReportImage> images, int imagesOmitted, int maxTokens, String idempotencyKey,
-      boolean persist) {
+      String indicationSource, int maxTokens, boolean persist, Choosing choosing) {
 
     public String target() {
       return context.target();
+    }
+
+    /** The images in the order the model gets them. */
+    public List<ReportImage> images() {
+      return choosing.chosen().images();
+    }
+
+    /** Images that were available but over {@code maxImages} or the context. */
+    public int imagesOmitted() {
+      return choosing.chosen().omitted();
+    }
+
+    public String idempotencyKey() {
+      return choosing.chosen().idempotencyKey();
+    }
+  }
+
+  /** The chosen images and the key they make. */
+  record Chosen(List<ReportImage> images, int omitted, String idempotencyKey) {}
+
+  /** The image choice, made once, on first use; {@link #asksPacs} tells whether making it means a PACS request. */
+  public static final class Choosing {
+    private final java.util.function.Supplier<Chosen> choose;
+    private final boolean asksPacs;
+    private Chosen chosen;
+
+    Choosing(java.util.function.Supplier<Chosen> choose, boolean asksPacs) {
+      this.choose = choose;
+      this.asksPacs = asksPacs;
+    }
+
+    synchronized Chosen chosen() {
+      if (chosen == null) {
+        chosen = choose.get();
+      }
+      return chosen;
+    }
+
+    /** Whether the choice is still to be made and will ask the PACS. */
+    public synchronized boolean asksPacs() {
+      return chosen == null && asksPacs;
     }
   }
 
@@ -107,6 +148,16 @@ public final class DraftReporter {
     String studyLine = context.studyLine();
 
     // Attached images replace the PACS: a non-DICOM workflow sends what it has.
+    boolean asksPacs = attached.isEmpty() && imageChoice.asksPacs(context.study(), request);
+    Choosing choosing = new Choosing(() -> choose(model, context, indicationText, attached, imageLimit, tokens,
+        request), asksPacs);
+    return new Plan(model, context, studyLine, indicationText, indicationSource, tokens, persist == null || persist,
+        choosing);
+  }
+
+  /** Chooses the images (asking the PACS when the study does not list them), fits them and derives the key. */
+  private Chosen choose(LoadedModel model, StudyContext context, String indicationText,
+      List<ReportImage.Attached> attached, int imageLimit, int tokens, RequestDetails request) {
     List<ReportImage> candidates = new ArrayList<>();
     int omitted = 0;
     if (!attached.isEmpty()) {
@@ -118,6 +169,7 @@ public final class DraftReporter {
       candidates.addAll(choice.images());
       omitted = choice.cutByLimit();
     }
+    String studyLine = context.studyLine();
     int fitting = fit(model.engine(), studyLine, indicationText, candidates, tokens);
     omitted += candidates.size() - fitting;
     List<ReportImage> chosen = inReadingOrder(candidates.subList(0, fitting));
@@ -130,8 +182,7 @@ public final class DraftReporter {
         model.deviceIdentifier().getValue(), context.inputs());
     log.debug("draft-report plan for {}: {} images ({} left out), model {}", context.target(), chosen.size(), omitted,
         model.id());
-    return new Plan(model, context, studyLine, indicationText, indicationSource, chosen, omitted, tokens, key,
-        persist == null || persist);
+    return new Chosen(chosen, omitted, key);
   }
 
   /** The task for a plan; its images are downloaded when it runs (after an async kick-off answered). */

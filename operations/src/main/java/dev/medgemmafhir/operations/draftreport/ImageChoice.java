@@ -20,6 +20,16 @@ public interface ImageChoice {
   Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request);
 
   /**
+   * Whether {@link #choose} has to ask the PACS (e.g. QIDO-RS for instances the study does not list).
+   * An asynchronous kick-off then leaves the choice to the job, so that its 202 never waits for the
+   * PACS. Checks what it can without the PACS (a study with no way to reach an image is a 422 here).
+   * The default, false, keeps a strategy that reads only the database choosing at kick-off.
+   */
+  default boolean asksPacs(ImagingStudy study, RequestDetails request) {
+    return false;
+  }
+
+  /**
    * The chosen images, and how many more the rules would have taken but {@code limit} cut.
    */
   record Choice(List<ReportImage.Dicom> images, int cutByLimit) {}

@@ -44,14 +44,12 @@ public final class StudyImages implements ImageChoice {
   }
 
 
-  /**
-   * The study's instances in the order the model should get them (most wanted first), at most
-   * {@code limit} of them and at most {@code perSeries} from one series.
-   *
-   * @throws UnprocessableEntityException the study has no way to reach any image
-   */
-  @Override
-  public Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
+  /** Where the study's images are and its UID: read from the database only, no PACS request. */
+  private record Layout(String target, Optional<String> studyAddress, List<Optional<String>> seriesAddresses,
+      String studyUid) {}
+
+  /** @throws UnprocessableEntityException the study has no way to reach any image */
+  private Layout layout(ImagingStudy study, RequestDetails request) {
     String target = "ImagingStudy/" + study.getIdElement().getIdPart();
     Optional<String> studyAddress = endpointAddress(study.getEndpoint(), request);
     List<Optional<String>> seriesAddresses = study.getSeries().stream()
@@ -63,6 +61,39 @@ public final class StudyImages implements ImageChoice {
     String studyUid = studyUid(study).orElseThrow(() -> new UnprocessableEntityException(target
         + " has no Study Instance UID (an identifier with system " + DICOM_UID_SYSTEM + " and value urn:oid:<uid>),"
         + " so its images cannot be fetched from the PACS"));
+    return new Layout(target, studyAddress, seriesAddresses, studyUid);
+  }
+
+  /** True when the study lists no series, or an image series without its instances: QIDO-RS must list them. */
+  @Override
+  public boolean asksPacs(ImagingStudy study, RequestDetails request) {
+    Layout layout = layout(study, request);
+    if (study.getSeries().isEmpty()) {
+      return layout.studyAddress().isPresent();
+    }
+    for (int i = 0; i < study.getSeries().size(); i++) {
+      ImagingStudy.ImagingStudySeriesComponent s = study.getSeries().get(i);
+      if (layout.seriesAddresses().get(i).isPresent() && s.hasUid() && isPicture(s.getModality().getCode())
+          && s.getInstance().stream().noneMatch(ImagingStudy.ImagingStudySeriesInstanceComponent::hasUid)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The study's instances in the order the model should get them (most wanted first), at most
+   * {@code limit} of them and at most {@code perSeries} from one series.
+   *
+   * @throws UnprocessableEntityException the study has no way to reach any image
+   */
+  @Override
+  public Choice choose(ImagingStudy study, int perSeries, int limit, RequestDetails request) {
+    Layout layout = layout(study, request);
+    String target = layout.target();
+    Optional<String> studyAddress = layout.studyAddress();
+    List<Optional<String>> seriesAddresses = layout.seriesAddresses();
+    String studyUid = layout.studyUid();
 
     List<SeriesPlan> series = new ArrayList<>();
     if (study.getSeries().isEmpty() && studyAddress.isPresent()) {

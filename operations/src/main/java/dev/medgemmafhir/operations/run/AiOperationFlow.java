@@ -39,12 +39,16 @@ public final class AiOperationFlow {
     if (dryRun) {
       return task.preview();
     }
+    boolean wantsAsync = AsyncKickoff.wantsAsync(request);
+    if (wantsAsync && task.keyAwaitsInputs()) {
+      return async.accept(task, request); // the job answers with an earlier identical draft, if any
+    }
     Optional<Resource> existing = task.persist() && task.reusesEarlierDraft() ? writer.findDraft(task.draftType(), task.idempotencyKey())
         : Optional.empty();
     if (existing.isPresent()) {
       return existing.get();
     }
-    if (AsyncKickoff.wantsAsync(request)) {
+    if (wantsAsync) {
       return async.accept(task, request);
     }
     if (EventStream.wanted(request)) {

@@ -27,6 +27,15 @@ public interface AiTask {
   /** The draft's identifier value: equal for a retry over unchanged inputs, model and parameters. */
   String idempotencyKey();
 
+  /**
+   * Whether {@link #idempotencyKey()} can only be known after slow input work (e.g. listing a study's
+   * images on the PACS). An asynchronous kick-off then answers at once and the job itself answers with
+   * an earlier identical draft, once its inputs are in.
+   */
+  default boolean keyAwaitsInputs() {
+    return false;
+  }
+
   /** The resource type of the draft, e.g. {@code DocumentReference}. */
   String draftType();
 

@@ -14,6 +14,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,7 +58,7 @@ public final class AiTaskRunner {
     long arrived = System.nanoTime();
     task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, TextStreamListener.NONE, Cancellation.none(), arrived);
+      return generateAndWrite(task, Progress.NONE, TextStreamListener.NONE, Cancellation.none(), arrived).reply();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InternalErrorException("Interrupted while waiting for the model");
@@ -72,17 +73,35 @@ public final class AiTaskRunner {
     long arrived = System.nanoTime();
     task.request();
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived);
+      return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived).reply();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
     }
   }
 
-  /** Asynchronous: the job waits for its turn. */
-  public Resource runAccepted(AiTask task, Progress progress, Cancellation cancellation) {
+  /**
+   * How an accepted job ended.
+   *
+   * @param reply what the caller gets (the draft, or the operation's own answer such as $ask's Parameters)
+   * @param location the stored draft's versioned reference; null when nothing is stored
+   * @param created whether this job wrote it (false: an earlier identical draft, or nothing stored)
+   */
+  public record Accepted(Resource reply, String location, boolean created) {}
+
+  /**
+   * Asynchronous: the job waits for its turn. Once the inputs that make the idempotency key are in,
+   * an earlier identical draft (written meanwhile, or one the kick-off could not look for) is the answer.
+   */
+  public Accepted runAccepted(AiTask task, Progress progress, Cancellation cancellation) {
     long started = System.nanoTime();
     progress.report("fetching inputs");
+    if (task.persist() && task.reusesEarlierDraft()) {
+      Optional<Resource> existing = writer.findDraft(task.draftType(), task.idempotencyKey());
+      if (existing.isPresent()) {
+        return new Accepted(task.reply(existing.get()), location(existing.get()), false);
+      }
+    }
     task.request(); // inputs are fetched before taking a model slot
     if (cancellation.isCancelled()) {
       throw new Cancelled();
@@ -92,15 +111,24 @@ public final class AiTaskRunner {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
-      return generateAndWrite(task, progress, TextStreamListener.NONE, cancellation, started);
+      Written written = generateAndWrite(task, progress, TextStreamListener.NONE, cancellation, started);
+      return new Accepted(written.reply(), written.stored() == null ? null : location(written.stored()),
+          written.stored() != null);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
     }
   }
 
+  private static String location(Resource stored) {
+    return stored.getIdElement().hasIdPart() ? stored.getIdElement().toUnqualified().getValue() : null;
+  }
+
+  /** @param stored the draft as written; null when the task does not persist */
+  private record Written(Resource stored, Resource reply) {}
+
   /** @param started when the task began (inputs, the wait for a model slot and the prefill count toward first text) */
-  private Resource generateAndWrite(AiTask task, Progress progress, TextStreamListener tokens,
+  private Written generateAndWrite(AiTask task, Progress progress, TextStreamListener tokens,
       Cancellation cancellation, long started) {
     int maxTokens = task.request().params().maxNewTokens();
     AtomicInteger chars = new AtomicInteger();
@@ -134,7 +162,7 @@ public final class AiTaskRunner {
         : new ResultWriter.Placeholders(task.model().deviceLogicalReference(), null);
     AiTask.Draft draft = task.complete(generated, placeholders.device(), placeholders.draft());
     if (!task.persist()) {
-      return task.reply(draft.resource());
+      return new Written(null, task.reply(draft.resource()));
     }
     Resource stored = writer.write(task.model(), draft, placeholders, task.idempotencyKey(), task.supersedes(),
         task.request(), generated);
@@ -144,7 +172,7 @@ public final class AiTaskRunner {
         stored.getIdElement().toUnqualified().getValue(), task.target(), task.model().id(),
         generated.generatedTokenIds().length, generated.stopReason(),
         firstText.get() == 0 ? -1 : (firstText.get() - started) / 1_000_000, (done - started) / 1_000_000);
-    return task.reply(stored);
+    return new Written(stored, task.reply(stored));
   }
 
   private void record(AiTask task, GenerationResult generated, long nanos) {

@@ -3,6 +3,7 @@ package dev.medgemmafhir.server.cdshooks;
 import dev.medgemmafhir.vocabulary.AiVocabulary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.medgemmafhir.operations.async.AsyncJobs;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.medgemmafhir.server.fhir.LoopbackFhir;
@@ -11,10 +12,8 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The two CDS services and their cards. They read this server's own FHIR endpoint (through
@@ -46,18 +45,21 @@ public final class CdsServices {
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** The operation the discharge card starts, as the job table names it. */
+  private static final String SUMMARIZE = AiVocabulary.SUMMARIZE.substring(1);
   private static final java.util.regex.Pattern FHIR_ID = java.util.regex.Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
 
   private final LoopbackFhir fhir;
   private final boolean securityEnabled;
-  /** Discharge summaries being drafted: encounter -> the job's status path under /fhir. */
-  private final Map<String, String> drafting = new ConcurrentHashMap<>();
+  /** The asynchronous jobs of every replica (the database): an unfinished $summarize of an encounter is its draft in the making. */
+  private final AsyncJobs jobs;
 
   private final String model;
 
   /** @param model the model id for discharge summaries the service starts; empty = $summarize's default */
-  public CdsServices(LoopbackFhir fhir, boolean securityEnabled, String model) {
+  public CdsServices(LoopbackFhir fhir, boolean securityEnabled, String model, AsyncJobs jobs) {
     this.fhir = fhir;
+    this.jobs = jobs;
     this.securityEnabled = securityEnabled;
     this.model = model == null ? "" : model.strip();
   }
@@ -118,7 +120,6 @@ public final class CdsServices {
       Optional<JsonNode> existing = latest(request, "dischargeSummaries", "DocumentReference?encounter=" + encounter
           + "&type=" + q(DISCHARGE_LOINC) + "&_security=" + q(AIAST) + "&_sort=-date&_count=10", authorization, false);
       if (existing.isPresent()) {
-        drafting.remove(encounter);
         cards.add(draftCard(existing.get(), "AI discharge summary drafted, awaiting clinician review", reviewUrl));
       } else {
         cards.add(startDischargeSummary(encounter, authorization, reviewUrl));
@@ -132,18 +133,14 @@ public final class CdsServices {
   private ObjectNode startDischargeSummary(String encounter, String authorization, URI reviewUrl) {
     // The review app's worklist of summaries, where the draft appears once written.
     String link = reviewUrl + "#/?kind=DocumentReference";
-    String pending = drafting.get(encounter);
-    if (pending != null) {
-      LoopbackFhir.Response status = fhir.get(pending, authorization);
-      if (status.status() == 202) {
-        return card("An AI discharge summary is being drafted", "It will appear in the review app when it is ready"
-            + " and stays a draft until a clinician verifies it.", "info", link, "Open the review app");
-      }
-      drafting.remove(encounter);
-    }
     if (securityEnabled && authorization == null) {
       return card("No AI discharge summary exists yet", "This server can draft one, but the EHR sent no"
           + " fhirAuthorization token to start it with.", "warning", link, "Open the review app");
+    }
+    // Any replica may have started it, before a restart too: the job table is shared, a memory is not.
+    if (jobs.running(SUMMARIZE, encounter)) {
+      return card("An AI discharge summary is being drafted", "It will appear in the review app when it is ready"
+          + " and stays a draft until a clinician verifies it.", "info", link, "Open the review app");
     }
     ObjectNode parameters = JSON.createObjectNode().put("resourceType", "Parameters");
     ArrayNode list = parameters.putArray("parameter");
@@ -153,7 +150,6 @@ public final class CdsServices {
     }
     LoopbackFhir.Response kickoff = fhir.post(encounter + "/$summarize", authorization, parameters.toString(), true);
     if (kickoff.status() == 202) {
-      kickoff.contentLocation().map(CdsServices::underFhir).ifPresent(path -> drafting.put(encounter, path));
       return card("AI discharge summary started", "No AI discharge summary existed for this encounter, so MedGemma"
           + " is drafting one now (asynchronously). It will appear in the review app when it is ready and stays a"
           + " draft until a clinician verifies it.", "info", link, "Open the review app");
@@ -163,12 +159,6 @@ public final class CdsServices {
     }
     return card("No AI discharge summary could be started (HTTP " + kickoff.status() + ")",
         diagnostics(kickoff), "warning", link, "Open the review app");
-  }
-
-  /** {@code http://127.0.0.1:8080/fhir/$async-status?_jobId=x} -> {@code $async-status?_jobId=x}. */
-  private static String underFhir(String location) {
-    int at = location.indexOf("/fhir/");
-    return at < 0 ? location : location.substring(at + "/fhir/".length());
   }
 
   // ---- reading ------------------------------------------------------------------------------------

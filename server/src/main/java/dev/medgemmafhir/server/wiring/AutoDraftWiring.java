@@ -48,9 +48,11 @@ public class AutoDraftWiring {
   /** On the JPA interceptor service: every write (REST, transaction, internal) passes through it. */
   @Bean(destroyMethod = "close")
   public AutoDrafting autoDrafting(AutoDraftProperties properties, SummarizeOperation summarize,
-      DraftReportOperation draftReport, MeterRegistry meters, IInterceptorService jpaInterceptors) {
+      DraftReportOperation draftReport, MeterRegistry meters, IInterceptorService jpaInterceptors,
+      org.springframework.beans.factory.ObjectProvider<dev.medgemmafhir.interceptors.audit.AuditEventInterceptor> audit) {
+    // A job that could not start is audited as a failed one; a started job's end is audited by its kick-off.
     AutoDrafting drafting = new AutoDrafting(properties.enabledRules(), summarize, draftReport, properties.model(),
-        meters);
+        meters, (kickoff, status, result) -> audit.ifAvailable(a -> a.recordJobEnd(kickoff, status, result)));
     jpaInterceptors.registerInterceptor(drafting);
     return drafting;
   }

@@ -13,6 +13,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.List;
+import org.hl7.fhir.r4.model.AuditEvent;
 import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Coding;
@@ -43,6 +45,8 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 class AutoDraftTest {
 
   static final String RULE = "encounter-finished-discharge";
+  /** A condition whose name makes the scripted model fail. */
+  static final String FAILING = "Condition that breaks the model";
   /** Closed, the scripted model holds its only slot until the test opens it. */
   static volatile CountDownLatch gate = new CountDownLatch(0);
 
@@ -61,6 +65,11 @@ class AutoDraftTest {
           gate.await(60, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
+        }
+        boolean failing = request.messages().stream().flatMap(m -> m.parts().stream())
+            .anyMatch(p -> p instanceof dev.medgemmafhir.engine.ContentPart.Text t && t.text().contains(FAILING));
+        if (failing) {
+          throw new dev.medgemmafhir.engine.EngineException("decoder failed");
         }
         return "Discharged home [C1].";
       }), new InferenceQueue("auto", 1, 4, 10, meters));
@@ -116,16 +125,68 @@ class AutoDraftTest {
     await(() -> queue.running() == 0 && queue.waiting() == 0);
   }
 
+  @Test
+  void anAutomaticDraftIsAuditedWithTheRuleAsRequestorTheTargetAndTheOutcome() throws Exception {
+    Encounter encounter = encounterInProgress();
+    AuditEvent event = finishAndAwaitTheAudit(encounter);
+    assertThat(event.getOutcomeDesc()).isEqualTo("HTTP 201");
+    assertThat(event.getOutcome()).isEqualTo(AuditEvent.AuditEventOutcome._0);
+    assertThat(event.getSubtype()).anySatisfy(c -> assertThat(c.getDisplay()).isEqualTo("$summarize"));
+    AuditEvent.AuditEventAgentComponent requestor = event.getAgent().stream()
+        .filter(a -> a.getRequestor()).findFirst().orElseThrow();
+    assertThat(requestor.getWho().getIdentifier().getSystem()).isEqualTo("urn:medgemma-fhir:auto-draft-rule");
+    assertThat(requestor.getWho().getIdentifier().getValue()).isEqualTo(RULE);
+    assertThat(event.getEntityFirstRep().getWhat().getReference()).isEqualTo(id(encounter));
+    // The draft it wrote is named too.
+    String draft = search("DocumentReference?encounter=" + id(encounter) + "&type=http://loinc.org%7C18842-5")
+        .getEntryFirstRep().getResource().getIdElement().getIdPart();
+    assertThat(event.getEntity()).anySatisfy(e -> assertThat(e.getWhat().getReference())
+        .startsWith("DocumentReference/" + draft));
+    assertThat(audits(id(encounter))).hasSize(1);
+  }
+
+  @Test
+  void aFailedAutomaticDraftIsAuditedAsAFailure() throws Exception {
+    Encounter encounter = encounterInProgress(FAILING);
+    AuditEvent event = finishAndAwaitTheAudit(encounter);
+    assertThat(event.getOutcomeDesc()).isEqualTo("HTTP 500");
+    assertThat(event.getOutcome()).isEqualTo(AuditEvent.AuditEventOutcome._8);
+    assertThat(event.getAgent()).anySatisfy(a -> assertThat(a.getWho().getIdentifier().getValue()).isEqualTo(RULE));
+    assertThat(discharges(encounter)).isZero();
+  }
+
+  @Test
+  void anAutomaticDraftThatCannotStartIsAuditedAsAFailure() throws Exception {
+    // An encounter with nothing to summarise: the operation refuses it before any job exists.
+    String patient = location(fhir.post("Patient", null, new Patient()));
+    Encounter empty = new Encounter().setStatus(Encounter.EncounterStatus.INPROGRESS)
+        .setClass_(new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP", null))
+        .setSubject(new Reference(patient));
+    String id = location(fhir.post("Encounter", null, empty));
+    Encounter encounter = FhirHttp.parse(fhir.get(id, null), Encounter.class);
+    encounter.setStatus(Encounter.EncounterStatus.FINISHED);
+    assertThat(fhir.put(id, null, encounter).statusCode()).isEqualTo(200);
+    await(() -> !audits(id).isEmpty());
+
+    AuditEvent event = audits(id).get(0);
+    assertThat(event.getOutcomeDesc()).matches("HTTP 4\\d\\d");
+    assertThat(event.getAgent()).anySatisfy(a -> assertThat(a.getWho().getIdentifier().getValue()).isEqualTo(RULE));
+  }
+
   // ---- helpers ----------------------------------------------------------------------------------
 
   Encounter encounterInProgress() {
+    return encounterInProgress("Pneumonia");
+  }
+
+  Encounter encounterInProgress(String conditionName) {
     String patient = location(fhir.post("Patient", null, new Patient()));
     Encounter encounter = new Encounter().setStatus(Encounter.EncounterStatus.INPROGRESS)
         .setClass_(new Coding("http://terminology.hl7.org/CodeSystem/v3-ActCode", "IMP", null))
         .setSubject(new Reference(patient));
     String id = location(fhir.post("Encounter", null, encounter));
     Condition condition = new Condition().setSubject(new Reference(patient)).setEncounter(new Reference(id))
-        .setCode(new CodeableConcept(new Coding("http://snomed.info/sct", "233604007", "Pneumonia")));
+        .setCode(new CodeableConcept(new Coding("http://snomed.info/sct", "233604007", conditionName)));
     assertThat(fhir.post("Condition", null, condition).statusCode()).isEqualTo(201);
     return FhirHttp.parse(fhir.get(id, null), Encounter.class);
   }
@@ -140,13 +201,29 @@ class AutoDraftTest {
   }
 
   /** Searched now: without no-cache, HAPI would answer a repeated search from its cache of a minute ago. */
-  int discharges(Encounter encounter) throws Exception {
+  Bundle search(String query) throws Exception {
     HttpResponse<String> response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-        "http://localhost:" + port + "/fhir/DocumentReference?encounter=" + id(encounter)
-            + "&type=http://loinc.org%7C18842-5")).header("Cache-Control", "no-cache").build(),
+        "http://localhost:" + port + "/fhir/" + query)).header("Cache-Control", "no-cache").build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-    return FhirHttp.parse(response, Bundle.class).getEntry().size();
+    return FhirHttp.parse(response, Bundle.class);
+  }
+
+  int discharges(Encounter encounter) throws Exception {
+    return search("DocumentReference?encounter=" + id(encounter) + "&type=http://loinc.org%7C18842-5").getEntry().size();
+  }
+
+  /** Saves the encounter as finished (the rule's trigger) and waits for the AuditEvent its job leaves. */
+  AuditEvent finishAndAwaitTheAudit(Encounter encounter) throws Exception {
+    encounter.setStatus(Encounter.EncounterStatus.FINISHED);
+    assertThat(fhir.put(id(encounter), null, encounter).statusCode()).isEqualTo(200);
+    await(() -> !audits(id(encounter)).isEmpty());
+    return audits(id(encounter)).get(0);
+  }
+
+  /** The AuditEvents naming {@code target}. */
+  List<AuditEvent> audits(String target) throws Exception {
+    return search("AuditEvent?entity=" + target).getEntry().stream().map(e -> (AuditEvent) e.getResource()).toList();
   }
 
   double started() {

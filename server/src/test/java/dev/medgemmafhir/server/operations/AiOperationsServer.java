@@ -131,6 +131,26 @@ abstract class AiOperationsServer {
     return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /**
+   * Polls the status URL of an accepted kick-off (which must be a 202) until the job ended; returns
+   * the batch-response Bundle. Bounded, and no assertion on how long it took.
+   */
+  Bundle jobResult(HttpResponse<String> kickoff) throws Exception {
+    assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
+    URI status = URI.create(kickoff.headers().firstValue("Content-Location").orElseThrow());
+    HttpResponse<String> poll = null;
+    for (int i = 0; i < 600; i++) {
+      poll = http.send(HttpRequest.newBuilder(status).timeout(Duration.ofSeconds(30)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      if (poll.statusCode() != 202) {
+        break;
+      }
+      Thread.sleep(100);
+    }
+    assertThat(poll.statusCode()).as(poll.body()).isEqualTo(200);
+    return parse(poll, Bundle.class);
+  }
+
   <T extends Resource> T parse(HttpResponse<String> response, Class<T> type) {
     return type.cast(FHIR.newJsonParser().parseResource(response.body()));
   }

@@ -248,23 +248,33 @@ class AskOperationTest extends AiOperationsServer {
     assertThat(devicesFor("ask-db-failure")).isZero();
   }
 
+  /** As $summarize's async result: 201 Created, and the location of the note it stored. */
+  @Test
+  void asyncWithPersistAnswers201WithTheLocationOfTheStoredNote() throws Exception {
+    String model = register("ask-async-persist", citing("ask-async-persist", "Hemoglobin A1c"));
+    Map<String, Integer> before = written();
+    HttpResponse<String> kickoff = post("/" + encounter + "/$ask", ask("What was the HbA1c?",
+        "model", new StringType(model), "persist", new BooleanType(true)), "Prefer", "respond-async");
+    Bundle.BundleEntryComponent entry = jobResult(kickoff).getEntryFirstRep();
+    assertThat(entry.getResponse().getStatus()).startsWith("201");
+    String location = entry.getResponse().getLocation();
+    assertThat(location).matches("DocumentReference/[^/]+/_history/1");
+    // The location is the note the answer names, and it is stored.
+    Parameters answer = (Parameters) entry.getResource();
+    assertThat(((Reference) answer.getParameter("document").getValue()).getReference()).isEqualTo(location);
+    DocumentReference stored = client.read().resource(DocumentReference.class)
+        .withId(location.replaceFirst("/_history/.*", "")).execute();
+    assertThat(stored.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
+    // The note, its exact prompt (AIInputPrompt) and the new model's card (AIModelCard).
+    assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3);
+  }
+
   @Test
   void asyncKickOffPollsToTheAnswer() throws Exception {
     String model = register("ask-async", citing("ask-async", "Hemoglobin A1c"));
     HttpResponse<String> kickoff = post("/" + patient + "/$ask", ask("HbA1c?", "model", new StringType(model)),
         "Prefer", "respond-async");
-    assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
-    String status = kickoff.headers().firstValue("Content-Location").orElseThrow();
-    HttpResponse<String> poll = null;
-    for (int i = 0; i < 600; i++) {
-      poll = http.send(HttpRequest.newBuilder(URI.create(status)).build(), HttpResponse.BodyHandlers.ofString());
-      if (poll.statusCode() != 202) {
-        break;
-      }
-      Thread.sleep(100);
-    }
-    assertThat(poll.statusCode()).as(poll.body()).isEqualTo(200);
-    Bundle result = parse(poll, Bundle.class);
+    Bundle result = jobResult(kickoff);
     assertThat(result.getEntryFirstRep().getResponse().getStatus()).startsWith("200");
     Parameters answer = (Parameters) result.getEntryFirstRep().getResource();
     assertThat(citations(answer)).hasSize(1);

@@ -275,18 +275,7 @@ class DraftReportOperationTest extends AiOperationsServer {
     Parameters parameters = withImages(picture("png", 40, 24, 24));
     parameters.addParameter("maxTokens", new IntegerType(4));
     HttpResponse<String> kickoff = post("/" + chest.study() + "/$draft-report", parameters, "Prefer", "respond-async");
-    assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
-    String status = kickoff.headers().firstValue("Content-Location").orElseThrow();
-    HttpResponse<String> poll = null;
-    for (int i = 0; i < 600; i++) {
-      poll = http.send(HttpRequest.newBuilder(URI.create(status)).build(), HttpResponse.BodyHandlers.ofString());
-      if (poll.statusCode() != 202) {
-        break;
-      }
-      Thread.sleep(100);
-    }
-    assertThat(poll.statusCode()).as(poll.body()).isEqualTo(200);
-    Bundle result = parse(poll, Bundle.class);
+    Bundle result = jobResult(kickoff);
     assertThat(result.getType()).isEqualTo(Bundle.BundleType.BATCHRESPONSE);
     assertThat(result.getEntryFirstRep().getResponse().getStatus()).startsWith("201");
     DiagnosticReport report = (DiagnosticReport) result.getEntryFirstRep().getResource();
