@@ -371,6 +371,19 @@ class ChartTest {
   }
 
   @Test
+  void aSitesSynonymsForAskBecomeAFileTheServerIsPointedAt() throws IOException {
+    RenderedChart plain = RenderedChart.render(null, WITH_ISSUER);
+    assertTrue(plain.applicationYaml().path("medgemma").path("operations").path("ask").path("synonyms").isMissingNode(),
+        "no site file unless synonyms are given");
+    Map<String, Object> sets = new java.util.HashMap<>(WITH_ISSUER);
+    sets.put("ask.synonyms", "tummy | abdomen | abdominal");
+    RenderedChart chart = RenderedChart.render(null, sets);
+    assertEquals("/config/clinical-synonyms.txt",
+        chart.applicationYaml().path("medgemma").path("operations").path("ask").path("synonyms").asText());
+    assertEquals("tummy | abdomen | abdominal", chart.configMapData("clinical-synonyms.txt").strip());
+  }
+
+  @Test
   void theInitContainerFollowsPullEnabled() throws IOException {
     Map<String, Object> on = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x");
     Map<String, Object> off = Map.of("security.issuer", ISSUER, "security.audience", AUDIENCE, "model.repo", "google/medgemma-x",

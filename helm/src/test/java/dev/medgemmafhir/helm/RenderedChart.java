@@ -270,6 +270,11 @@ final class RenderedChart {
     return counts;
   }
 
+  /** One file of the ConfigMap mounted at /config (null when absent). */
+  String configMapData(String key) {
+    return one(ConfigMap.class).getData().get(key);
+  }
+
   /** The application.yaml the ConfigMap mounts into the server. */
   JsonNode applicationYaml() throws IOException {
     String yaml = one(ConfigMap.class).getData().get("application.yaml");

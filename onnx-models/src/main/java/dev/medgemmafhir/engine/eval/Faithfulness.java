@@ -18,6 +18,8 @@ import java.util.regex.Pattern;
  * <b>unsupported</b>. A sentence without a citation that contains a number, a date or a coded term
  * is <b>uncited-factual</b>. Coded terms are the displays of the patient's coded data (conditions,
  * medications, observations, procedures, allergies), given by the caller; matching ignores case.
+ * Units are compared in one spelling each ({@link UnitSpellings}): "120 mmHg" is supported by a
+ * fact's "120 mm[Hg]", "72 bpm" by "72 /min", "98.6 °F" by "98.6 [degF]".
  */
 public final class Faithfulness {
 
@@ -84,7 +86,7 @@ public final class Faithfulness {
                     keys.add(k.group());
                 }
             }
-            String claim = CITATION.matcher(sentence).replaceAll(" ");
+            String claim = UnitSpellings.canonical(CITATION.matcher(sentence).replaceAll(" "));
             List<String> checkable = checkable(claim, codedTerms);
             if (keys.isEmpty()) {
                 out.add(new Sentence(sentence, checkable.isEmpty() ? Kind.UNCITED_OTHER : Kind.UNCITED_FACTUAL, List.of()));
@@ -92,7 +94,7 @@ public final class Faithfulness {
             }
             StringBuilder cited = new StringBuilder();
             keys.forEach(k -> cited.append(' ').append(facts.getOrDefault(k, "")));
-            String evidence = normalise(cited.toString());
+            String evidence = normalise(UnitSpellings.canonical(cited.toString()));
             List<String> missing = checkable.stream().filter(item -> !evidence.contains(normalise(item))).toList();
             out.add(new Sentence(sentence, missing.isEmpty() ? Kind.SUPPORTED : Kind.UNSUPPORTED, missing));
         }
@@ -126,7 +128,7 @@ public final class Faithfulness {
 
     /** Units as FHIR Quantity unit strings and UCUM write them (not words such as "days" or "years"). */
     private static final Pattern UNITS = Pattern.compile(
-            "(?i)%|mmHg|mm\\[Hg]|mg|g|kg|mcg|ug|µg|ml|mL|l|L|mmol/L|mg/dL|g/dL|mEq/L|U/L|IU/L|kg/m2|kg/m\\^2|cm|mm|/min|bpm|cel|Cel|°C|°F|\\{score}|mg/L|ng/mL|pg/mL|fL|pg|10\\*3/uL|10\\*6/uL|mL/min");
+            "(?i)%|permin|degF|lb|mL/min/1\\.73m2|mmHg|mm\\[Hg]|mg|g|kg|mcg|ug|µg|ml|mL|l|L|mmol/L|mg/dL|g/dL|mEq/L|U/L|IU/L|kg/m2|kg/m\\^2|cm|mm|/min|bpm|cel|Cel|°C|°F|\\{score}|mg/L|ng/mL|pg/mL|fL|pg|10\\*3/uL|10\\*6/uL|mL/min");
 
     /** Case and spacing do not matter; "120 mmHg" and "120mmHg" are the same claim. */
     static String normalise(String text) {

@@ -37,18 +37,53 @@ class EvalScoringTest {
         Faithfulness.Result result = Faithfulness.check(SUMMARY, List.of("Hypertension", "Lisinopril 10 MG Oral Tablet", "Lisinopril"));
         List<Faithfulness.Sentence> s = result.sentences();
         assertEquals(5, s.size(), s.toString());
-        // "120 mmHg" vs "120 mm[Hg]": the unit as written differs, so the claim is not found verbatim.
-        assertEquals(Faithfulness.Kind.UNSUPPORTED, s.get(0).kind());
-        assertEquals(List.of("120 mmHg"), s.get(0).missing());
+        // "120 mmHg" vs the fact's UCUM "120 mm[Hg]": the same unit, spelled two ways.
+        assertEquals(Faithfulness.Kind.SUPPORTED, s.get(0).kind(), s.get(0).toString());
         assertEquals(Faithfulness.Kind.UNSUPPORTED, s.get(1).kind(), "250 is not the cited 98");
         assertEquals(Faithfulness.Kind.SUPPORTED, s.get(2).kind());
         assertEquals(Faithfulness.Kind.UNCITED_FACTUAL, s.get(3).kind());
         assertEquals(Faithfulness.Kind.UNCITED_OTHER, s.get(4).kind());
         assertEquals(3, result.cited());
+        assertEquals(2, result.count(Faithfulness.Kind.SUPPORTED));
         String supported = "Systolic pressure 120 mm[Hg] on 2019-03-04 [C1].\n\n---\n\n**Sources**\n\n- [C1] Systolic blood pressure 120 mm[Hg] on 2019-03-04 (Observation/1/_history/1)\n";
         assertEquals(1, Faithfulness.check(supported, List.of()).count(Faithfulness.Kind.SUPPORTED));
         // A citation of a key the Sources list lacks supports nothing.
         assertEquals(Faithfulness.Kind.UNSUPPORTED, Faithfulness.check("Pulse 80 /min [C9].", List.of()).sentences().get(0).kind());
+    }
+
+    /** One cited sentence against one fact. */
+    static Faithfulness.Kind verdict(String sentence, String fact) {
+        return Faithfulness.check(sentence + " [C1].\n\n---\n\n**Sources**\n\n- [C1] " + fact + " (Observation/1/_history/1)\n",
+                List.of()).sentences().get(0).kind();
+    }
+
+    @Test
+    void commonUcumSpellingsOfAUnitMeetTheEverydayOnes() {
+        Faithfulness.Kind supported = Faithfulness.Kind.SUPPORTED;
+        assertEquals(supported, verdict("Blood pressure 128/82 mmHg", "Blood pressure 128/82 mm[Hg]"));
+        assertEquals(supported, verdict("Systolic 128 mm Hg", "Systolic blood pressure 128 mm[Hg]"));
+        assertEquals(supported, verdict("Heart rate 72 bpm", "Heart rate 72 /min"));
+        assertEquals(supported, verdict("Respiratory rate 16 breaths/min", "Respiratory rate 16 /min"));
+        assertEquals(supported, verdict("Pulse 72 beats per minute", "Heart rate 72 {beats}/min"));
+        assertEquals(supported, verdict("BMI 31.2 kg/m²", "Body mass index 31.2 kg/m2"));
+        assertEquals(supported, verdict("BMI 31.2 kg/m^2", "Body mass index 31.2 kg/m2"));
+        assertEquals(supported, verdict("HbA1c 6.1%", "Hemoglobin A1c 6.1 %"));
+        assertEquals(supported, verdict("HbA1c 6.1 percent", "Hemoglobin A1c 6.1 %"));
+        assertEquals(supported, verdict("Temperature 98.6 °F", "Body temperature 98.6 [degF]"));
+        assertEquals(supported, verdict("Temperature 37.2 °C", "Body temperature 37.2 Cel"));
+        assertEquals(supported, verdict("Glucose 98 mg/dl", "Glucose 98 mg/dL"));
+        assertEquals(supported, verdict("Weight 154 lbs", "Body weight 154 [lb_av]"));
+        assertEquals(supported, verdict("Platelets 250 x10^3/uL", "Platelets 250 10*3/uL"));
+        assertEquals(supported, verdict("Vitamin B12 500 mcg", "Cyanocobalamin 500 ug"));
+        // A different unit, or a different number with the right unit, is still not supported.
+        Faithfulness.Kind unsupported = Faithfulness.Kind.UNSUPPORTED;
+        assertEquals(unsupported, verdict("Temperature 37.2 °F", "Body temperature 37.2 Cel"));
+        assertEquals(unsupported, verdict("Heart rate 72 mmHg", "Heart rate 72 /min"));
+        assertEquals(unsupported, verdict("Blood pressure 138 mmHg", "Systolic blood pressure 128 mm[Hg]"));
+        assertEquals(unsupported, verdict("Glucose 98 mg/dL", "Glucose 98 mmol/L"));
+        // Only units after a number are rewritten: "Cells" is not Celsius.
+        assertEquals("12 Cel and Cells", UnitSpellings.canonical("12 cel and Cells"));
+        assertEquals("120 mmHg", UnitSpellings.canonical("120mm[Hg]"));
     }
 
     @Test

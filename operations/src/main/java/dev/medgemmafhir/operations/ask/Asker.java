@@ -10,6 +10,7 @@ import dev.medgemmafhir.operations.context.PatientRecord;
 import dev.medgemmafhir.operations.model.LoadedModel;
 import dev.medgemmafhir.operations.model.ModelCatalog;
 import dev.medgemmafhir.operations.prompt.ContextBudget;
+import dev.medgemmafhir.operations.prompt.ClinicalSynonyms;
 import dev.medgemmafhir.operations.prompt.Relevance;
 import dev.medgemmafhir.operations.run.IdempotencyKey;
 import java.util.ArrayList;
@@ -43,12 +44,20 @@ public final class Asker {
   private final EncounterContextStrategy encounters;
   private final ModelCatalog models;
   private final Limits limits;
+  private final Relevance relevance;
 
   public Asker(JpaPatientRecord patients, EncounterContextStrategy encounters, ModelCatalog models, Limits limits) {
+    this(patients, encounters, models, limits, new Relevance(ClinicalSynonyms.bundled()));
+  }
+
+  /** @param relevance how the facts are ranked for a question (its synonym list) */
+  public Asker(JpaPatientRecord patients, EncounterContextStrategy encounters, ModelCatalog models, Limits limits,
+      Relevance relevance) {
     this.patients = patients;
     this.encounters = encounters;
     this.models = models;
     this.limits = limits;
+    this.relevance = relevance;
   }
 
   public AskTask prepare(Scope scope, IdType id, String question, List<String> history, Integer maxTokens,
@@ -95,7 +104,7 @@ public final class Asker {
       case GENERAL -> new AskTask.Record(null, null, null, null, null, List.of(), 0);
     };
     ContextBudget.Fitted fitted = ContextBudget.fitInOrder(model.engine(),
-        record.facts() == null ? List.of() : Relevance.rank(q, record.facts()), tokens,
+        record.facts() == null ? List.of() : relevance.ranked(q, record.facts()), tokens,
         lines -> AskPrompt.render(record.header(), turns, q, record.facts() == null ? null : lines));
     List<String> parameters = new ArrayList<>(concat(q, turns));
     parameters.add(Integer.toString(tokens));

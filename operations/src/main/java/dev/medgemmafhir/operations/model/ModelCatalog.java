@@ -26,6 +26,8 @@ public final class ModelCatalog implements AutoCloseable {
   private record Slot(State state, LoadedModel model, String failure) {}
 
   private final Map<String, Slot> slots = new ConcurrentHashMap<>();
+  private final java.util.List<java.util.function.Consumer<LoadedModel>> readyListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Map<String, String> operationModels;
 
   /** @param operationModels operation name (e.g. {@code summarize}) to the default model id */
@@ -40,7 +42,7 @@ public final class ModelCatalog implements AutoCloseable {
       long start = System.nanoTime();
       try {
         LoadedModel model = new LoadedModel(id, displayName, loader.get(), queue);
-        slots.put(id, new Slot(State.READY, model, null));
+        ready(id, model);
         log.info("Model '{}' ready in {} ms", id, (System.nanoTime() - start) / 1_000_000);
       } catch (RuntimeException | Error e) {
         slots.put(id, new Slot(State.FAILED, null, e.getMessage()));
@@ -53,7 +55,35 @@ public final class ModelCatalog implements AutoCloseable {
 
   /** Registers an engine that is already loaded (the scripted engines of tests use this too). */
   public void put(String id, String displayName, Engine engine, InferenceQueue queue) {
-    slots.put(id, new Slot(State.READY, new LoadedModel(id, displayName, engine, queue), null));
+    ready(id, new LoadedModel(id, displayName, engine, queue));
+  }
+
+  /**
+   * Calls {@code listener} with every model that is ready now and, from now on, with each model as
+   * it becomes ready (on the loading thread), at least once each. A listener's failure is logged; the model stays ready.
+   */
+  public void whenReady(java.util.function.Consumer<LoadedModel> listener) {
+    java.util.List<LoadedModel> now;
+    synchronized (readyListeners) {
+      readyListeners.add(listener);
+      now = slots.values().stream().filter(s -> s.state() == State.READY).map(Slot::model).toList();
+    }
+    now.forEach(model -> notify(listener, model));
+  }
+
+  private void ready(String id, LoadedModel model) {
+    synchronized (readyListeners) {
+      slots.put(id, new Slot(State.READY, model, null));
+    }
+    readyListeners.forEach(listener -> notify(listener, model));
+  }
+
+  private static void notify(java.util.function.Consumer<LoadedModel> listener, LoadedModel model) {
+    try {
+      listener.accept(model);
+    } catch (RuntimeException e) {
+      log.warn("After model '{}' became ready: {}", model.id(), e.toString());
+    }
   }
 
   /** The default model id for an operation; a configuration without one is a 400 for the caller. */

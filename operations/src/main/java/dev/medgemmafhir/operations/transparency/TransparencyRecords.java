@@ -41,10 +41,7 @@ public final class TransparencyRecords {
    */
   public void addTo(Bundle tx, LoadedModel model, Resource draft, Provenance provenance, GenerationRequest request,
       GenerationResult generated, String idempotencyKey) {
-    String card = "urn:uuid:" + UUID.randomUUID();
-    tx.addEntry().setFullUrl(card).setResource(ModelCard.of(model)).getRequest()
-        .setMethod(Bundle.HTTPVerb.POST).setUrl("DocumentReference")
-        .setIfNoneExist("identifier=" + AiVocabulary.MODEL_CARD_IDENTIFIER_SYSTEM + "|" + ModelCard.identifierValue(model));
+    String card = addModelCard(tx, model);
     tx.getEntry().stream().map(Bundle.BundleEntryComponent::getResource).filter(Device.class::isInstance)
         .findFirst().ifPresent(device -> ((Device) device)
             .addExtension(AiVocabulary.MODEL_CARD_EXTENSION, new Reference(card)));
@@ -62,6 +59,18 @@ public final class TransparencyRecords {
         .setIfNoneExist("identifier=" + AiVocabulary.PROMPT_IDENTIFIER_SYSTEM + "|" + idempotencyKey);
     provenance.addEntity().setRole(Provenance.ProvenanceEntityRole.DERIVATION)
         .setWhat(new Reference(prompt).setDisplay("input prompt"));
+  }
+
+  /**
+   * Adds the model's card to a transaction, created only if no card with its identifier exists
+   * (once per model); returns the entry's full URL, which references the card in either case.
+   */
+  static String addModelCard(Bundle tx, LoadedModel model) {
+    String card = "urn:uuid:" + UUID.randomUUID();
+    tx.addEntry().setFullUrl(card).setResource(ModelCard.of(model)).getRequest()
+        .setMethod(Bundle.HTTPVerb.POST).setUrl("DocumentReference")
+        .setIfNoneExist("identifier=" + AiVocabulary.MODEL_CARD_IDENTIFIER_SYSTEM + "|" + ModelCard.identifierValue(model));
+    return card;
   }
 
   /** The first Reference value of a property, or null (drafts of any type: subject, encounter). */

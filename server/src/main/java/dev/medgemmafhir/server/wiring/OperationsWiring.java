@@ -31,6 +31,8 @@ import dev.medgemmafhir.operations.draftreport.ImageChoice;
 import dev.medgemmafhir.operations.draftreport.StudyImages;
 import dev.medgemmafhir.operations.context.JpaEncounterContext;
 import dev.medgemmafhir.operations.model.ModelCatalog;
+import dev.medgemmafhir.operations.prompt.ClinicalSynonyms;
+import dev.medgemmafhir.operations.prompt.Relevance;
 import dev.medgemmafhir.operations.queue.InferenceQueue;
 import dev.medgemmafhir.operations.run.AiOperationFlow;
 import dev.medgemmafhir.operations.run.AiTaskRunner;
@@ -40,6 +42,7 @@ import dev.medgemmafhir.operations.summarize.Summarizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.util.HashMap;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import javax.sql.DataSource;
@@ -50,6 +53,7 @@ import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Configuration;
 
 /** Wires the engine and the AI operations into the server from {@code medgemma.*} configuration. */
@@ -227,10 +231,13 @@ public class OperationsWiring {
   @Bean
   @Qualifier(FHIR_PROVIDER)
   public AskOperation askOperation(DaoRegistry daos, @Qualifier("recordSections") List<RecordSection> recordSections,
-      EncounterContextStrategy encounters, ModelCatalog catalog, AiOperationFlow flow, MedGemmaProperties properties) {
+      EncounterContextStrategy encounters, ModelCatalog catalog, AiOperationFlow flow, MedGemmaProperties properties,
+      @Value("${medgemma.operations.ask.synonyms:}") String siteSynonyms) {
     MedGemmaProperties.Operation config = properties.operations().ask();
+    ClinicalSynonyms synonyms = siteSynonyms.isBlank() ? ClinicalSynonyms.bundled()
+        : ClinicalSynonyms.bundledPlus(Path.of(siteSynonyms));
     Asker asker = new Asker(new JpaPatientRecord(daos, recordSections), encounters, catalog,
-        new Asker.Limits(config.defaultMaxTokens(), config.maxTokens()));
+        new Asker.Limits(config.defaultMaxTokens(), config.maxTokens()), new Relevance(synonyms));
     return new AskOperation(asker, flow);
   }
 

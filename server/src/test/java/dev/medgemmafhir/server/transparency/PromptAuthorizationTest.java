@@ -90,6 +90,46 @@ class PromptAuthorizationTest extends TransparencyServer {
     assertThat(new String(stored.getContentFirstRep().getAttachment().getData(), StandardCharsets.UTF_8)).isEqualTo(promptText);
   }
 
+  static Parameters meta(org.hl7.fhir.r4.model.Meta meta) {
+    Parameters parameters = new Parameters();
+    parameters.addParameter().setName("meta").setValue(meta);
+    return parameters;
+  }
+
+  @Test
+  void noClientChangesTheLabelsOfThePromptTheModelCardOrTheDevice() {
+    org.hl7.fhir.r4.model.Device device = FhirHttp.parse(fhir.get(modelDevice, admin), org.hl7.fhir.r4.model.Device.class);
+    String card = new org.hl7.fhir.r4.model.IdType(((org.hl7.fhir.r4.model.Reference) device
+        .getExtensionByUrl(AiTransparencyRules.MODEL_CARD_EXT).getValue()).getReference()).toUnqualifiedVersionless().getValue();
+    org.hl7.fhir.r4.model.Meta tag = new org.hl7.fhir.r4.model.Meta();
+    tag.addTag("http://example.org/tags", "reviewed", null);
+    org.hl7.fhir.r4.model.Meta restricted = new org.hl7.fhir.r4.model.Meta();
+    restricted.addSecurity("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R", null);
+    for (String record : java.util.List.of(promptId, card, modelDevice)) {
+      org.hl7.fhir.r4.model.Resource before = (org.hl7.fhir.r4.model.Resource) FhirHttp.FHIR.newJsonParser()
+          .parseResource(fhir.get(record, admin).body());
+      assertThat(FhirHttp.outcome(fhir.post(record + "/$meta-add", admin, meta(tag)), 422)).as(record)
+          .contains("written only by this server");
+      assertThat(FhirHttp.outcome(fhir.post(record + "/$meta-add", admin, meta(restricted)), 422)).as(record)
+          .contains("written only by this server");
+      org.hl7.fhir.r4.model.Meta existing = new org.hl7.fhir.r4.model.Meta();
+      before.getMeta().getSecurity().forEach(c -> existing.addSecurity(c.copy()));
+      before.getMeta().getTag().forEach(c -> existing.addTag(c.copy()));
+      if (!existing.getSecurity().isEmpty() || !existing.getTag().isEmpty()) {
+        assertThat(fhir.post(record + "/$meta-delete", admin, meta(existing)).statusCode()).as(record).isEqualTo(422);
+      }
+      org.hl7.fhir.r4.model.Resource after = (org.hl7.fhir.r4.model.Resource) FhirHttp.FHIR.newJsonParser()
+          .parseResource(fhir.get(record, admin).body());
+      assertThat(after.getMeta().getTag()).as(record).hasSameSizeAs(before.getMeta().getTag());
+      assertThat(after.getMeta().getSecurity()).as(record).hasSameSizeAs(before.getMeta().getSecurity());
+      assertThat(after.getMeta().getVersionId()).as(record).isEqualTo(before.getMeta().getVersionId());
+    }
+    // Other records keep their labels open to clients.
+    String observation = fhir.post("Observation", admin, observationOf(patientA)).headers().firstValue("Location")
+        .map(l -> new org.hl7.fhir.r4.model.IdType(l).toUnqualifiedVersionless().getValue()).orElseThrow();
+    assertThat(fhir.post(observation + "/$meta-add", admin, meta(tag)).statusCode()).isEqualTo(200);
+  }
+
   @Test
   void noClientWritesAsTheModelOrChangesItsDevice() {
     org.hl7.fhir.r4.model.Device device = FhirHttp.parse(fhir.get(modelDevice, admin), org.hl7.fhir.r4.model.Device.class);

@@ -27,7 +27,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * One secured server for the AI Transparency, replay and eval tests (they share its Spring
  * context): tokens from {@link #ISSUER}, the forged text-only model as {@code forged} (for
  * {@code $summarize}) in a directory that also carries a {@code conversion.json} (as
- * {@code models convert} writes it), the forged image+text model as {@code vision} (for
+ * {@code models convert} writes it; also {@code $ask}), the forged image+text model as {@code vision} (for
  * {@code $draft-report}), small token limits, and two Synthea patients.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
@@ -38,6 +38,9 @@ import org.springframework.test.context.DynamicPropertySource;
       "medgemma.operations.summarize.model=forged",
       "medgemma.operations.ask.model=forged",
       "medgemma.operations.draft-report.model=vision",
+      "medgemma.operations.ask.model=forged",
+      "medgemma.operations.ask.default-max-tokens=8",
+      "medgemma.operations.ask.max-tokens=16",
       "medgemma.operations.draft-report.default-max-tokens=8",
       "medgemma.operations.draft-report.max-tokens=16",
       "medgemma.operations.summarize.default-max-tokens=8",
