@@ -38,7 +38,6 @@ import org.springframework.test.context.DynamicPropertySource;
       "medgemma.operations.summarize.model=forged",
       "medgemma.operations.ask.model=forged",
       "medgemma.operations.draft-report.model=vision",
-      "medgemma.operations.ask.model=forged",
       "medgemma.operations.ask.default-max-tokens=8",
       "medgemma.operations.ask.max-tokens=16",
       "medgemma.operations.draft-report.default-max-tokens=8",
