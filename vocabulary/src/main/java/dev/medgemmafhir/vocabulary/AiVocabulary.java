@@ -40,6 +40,10 @@ public final class AiVocabulary {
   public static final String DEVICE_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:model";
   /** Identifier system of the drafts' idempotency keys (value: a digest of inputs, model and parameters). */
   public static final String DRAFT_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:draft";
+  /** Device.version type text of the digest of the ONNX files the server loads. */
+  public static final String ONNX_WEIGHTS_VERSION = "onnx weights digest";
+  /** Device.version type text (then the file's path) of a source checkpoint file's sha256; replay compares these. */
+  public static final String SOURCE_WEIGHTS_VERSION = "source weights sha256";
   /** Identifier system of the stored prompts (value: the draft's idempotency key). */
   public static final String PROMPT_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:prompt";
   /** Identifier system of the automatic drafting rules, as an AuditEvent's requestor (value: the rule's code). */

@@ -125,8 +125,8 @@ public class AiRecordGuard {
   }
 
   /**
-   * Prefix of the identifier systems the operations give their prompts and model cards
-   * ({@code urn:medgemma-fhir:prompt}, {@code urn:medgemma-fhir:model-card}; operations' AiTransparency).
+   * Prefix of every identifier system this server writes (AiVocabulary: prompts, model cards,
+   * drafts, model Devices): an AIinputsCS document carrying any of them claims to be the server's.
    */
   static final String SERVER_IDENTIFIER_PREFIX = "urn:medgemma-fhir:";
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.medgemmafhir.engine.Engine;
 import dev.medgemmafhir.engine.GenerationResult;
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,11 +32,6 @@ public final class Replay {
             this.exitCode = exitCode;
         }
     }
-
-    /** Device.version type texts the server writes (operations' AiDeviceProfile). */
-    static final String ONNX_WEIGHTS_VERSION = "onnx weights digest";
-    static final String SOURCE_WEIGHTS_VERSION = "source weights sha256";
-    static final String DEVICE_IDENTIFIER_SYSTEM = "urn:medgemma-fhir:model";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -76,7 +72,7 @@ public final class Replay {
         String variant = null;
         String digest = null;
         for (JsonNode identifier : device.path("identifier")) {
-            if (DEVICE_IDENTIFIER_SYSTEM.equals(identifier.path("system").asText())) {
+            if (AiVocabulary.DEVICE_IDENTIFIER_SYSTEM.equals(identifier.path("system").asText())) {
                 // value: modelId:variant:sha256:<hex>
                 String[] parts = identifier.path("value").asText().split(":");
                 if (parts.length >= 4) {
@@ -88,11 +84,11 @@ public final class Replay {
         Map<String, String> sources = new LinkedHashMap<>();
         for (JsonNode version : device.path("version")) {
             String type = version.path("type").path("text").asText("");
-            if (type.equals(ONNX_WEIGHTS_VERSION) && version.path("value").asText().contains("sha256:")) {
+            if (type.equals(AiVocabulary.ONNX_WEIGHTS_VERSION) && version.path("value").asText().contains("sha256:")) {
                 String value = version.path("value").asText();
                 digest = value.substring(value.indexOf("sha256:"));
-            } else if (type.startsWith(SOURCE_WEIGHTS_VERSION)) {
-                String path = type.substring(type.lastIndexOf('/') + 1).replace(SOURCE_WEIGHTS_VERSION, "").strip();
+            } else if (type.startsWith(AiVocabulary.SOURCE_WEIGHTS_VERSION)) {
+                String path = type.substring(type.lastIndexOf('/') + 1).replace(AiVocabulary.SOURCE_WEIGHTS_VERSION, "").strip();
                 sources.put(path, version.path("value").asText());
             }
         }
@@ -105,7 +101,7 @@ public final class Replay {
             JsonNode doc = fhir.get(versionless(entity.path("what").path("reference").asText()));
             boolean isPrompt = false;
             for (JsonNode coding : doc.path("type").path("coding")) {
-                isPrompt |= "AIInputPrompt".equals(coding.path("code").asText());
+                isPrompt |= AiVocabulary.AI_INPUT_PROMPT.equals(coding.path("code").asText());
             }
             if (!isPrompt) {
                 continue;

@@ -1,10 +1,10 @@
 package dev.medgemmafhir.operations.transparency;
 
-import dev.medgemmafhir.vocabulary.AiVocabulary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.medgemmafhir.engine.ModelIdentity;
 import dev.medgemmafhir.operations.AiTransparency;
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.io.IOException;
 import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Device;
@@ -16,11 +16,6 @@ import org.hl7.fhir.r4.model.Device;
  * the ONNX files the server runs.
  */
 public final class AiDeviceProfile {
-
-  /** Device.version type text of a source checkpoint file's sha256 (replay compares these). */
-  public static final String SOURCE_WEIGHTS_VERSION = "source weights sha256";
-  /** Device.version type text of the digest of the files the server loads. */
-  public static final String ONNX_WEIGHTS_VERSION = "onnx weights digest";
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -36,7 +31,7 @@ public final class AiDeviceProfile {
     }
     aiKind(device, "Clinical-Documentation-and-Workflow");
     if (device.getVersionFirstRep().hasValue() && !device.getVersionFirstRep().hasType()) {
-      device.getVersionFirstRep().setType(new CodeableConcept().setText(ONNX_WEIGHTS_VERSION));
+      device.getVersionFirstRep().setType(new CodeableConcept().setText(AiVocabulary.ONNX_WEIGHTS_VERSION));
     }
     identity.conversionRecord().ifPresent(record -> sourceWeights(device, record));
     return device;
@@ -60,7 +55,7 @@ public final class AiDeviceProfile {
       String path = file.path("path").asText();
       if (path.endsWith(".safetensors") && file.hasNonNull("sha256")) {
         device.addVersion()
-            .setType(new CodeableConcept().setText(SOURCE_WEIGHTS_VERSION + " " + (origin.isEmpty() ? "" : origin + "/") + path))
+            .setType(new CodeableConcept().setText(AiVocabulary.SOURCE_WEIGHTS_VERSION + " " + (origin.isEmpty() ? "" : origin + "/") + path))
             .setValue(file.path("sha256").asText());
       }
     }

@@ -1,12 +1,12 @@
 package dev.medgemmafhir.server.cdshooks;
 
-import dev.medgemmafhir.vocabulary.AiVocabulary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.medgemmafhir.operations.async.AsyncJobs;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.medgemmafhir.server.fhir.LoopbackFhir;
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -28,7 +28,7 @@ public final class CdsServices {
   static final String DISCHARGE_LOINC = "http://loinc.org|18842-5";
   /** Newest AI summaries first; the service picks the first one still awaiting review. */
   /** The AIAST-labelled input prompts stored with each draft (AI Transparency) are records, not summaries. */
-  static final String NOT_PROMPTS = "&type:not=" + q("http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIinputsCS|AIInputPrompt");
+  static final String NOT_PROMPTS = "&type:not=" + q(AiVocabulary.AI_INPUTS_SYSTEM + "|" + AiVocabulary.AI_INPUT_PROMPT);
   static final String SUMMARY_QUERY = "DocumentReference?subject=Patient/{{context.patientId}}&_security="
       + q(AIAST) + NOT_PROMPTS + "&_sort=-date&_count=10";
   static final String DISCHARGE_QUERY = "DocumentReference?encounter=Encounter/{{context.encounterId}}&type="
@@ -258,7 +258,7 @@ public final class CdsServices {
     card.put("indicator", indicator);
     ObjectNode source = card.putObject("source");
     source.put("label", "medgemma-fhir (AI-generated, awaiting clinician review)");
-    source.putObject("topic").put("system", "http://terminology.hl7.org/CodeSystem/v3-ObservationValue")
+    source.putObject("topic").put("system", AiVocabulary.OBSERVATION_VALUE)
         .put("code", AiVocabulary.AIAST).put("display", AiVocabulary.AIAST_DISPLAY);
     card.putArray("links").addObject().put("label", label).put("url", url).put("type", "absolute");
     return card;

@@ -200,7 +200,7 @@ public final class FhirTools {
             if (type.equals("DocumentReference")) {
               // The input prompts stored with each draft (AI Transparency) are AIAST-labelled records, not drafts.
               query.append("&type:not=").append(encodeQuery(
-                  "http://hl7.org/fhir/uv/aitransparency/CodeSystem/AIinputsCS|AIInputPrompt"));
+                  AiVocabulary.AI_INPUTS_SYSTEM + "|" + AiVocabulary.AI_INPUT_PROMPT));
             }
             // R4 has no docStatus search parameter: DocumentReferences are filtered below.
             if (!"any".equals(status) && type.equals("DiagnosticReport")) {

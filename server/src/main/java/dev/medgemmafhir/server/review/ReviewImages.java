@@ -12,6 +12,7 @@ import dev.medgemmafhir.interceptors.smart.InvalidTokenException;
 import dev.medgemmafhir.interceptors.smart.PatientCompartment;
 import dev.medgemmafhir.interceptors.smart.SmartPrincipal;
 import dev.medgemmafhir.operations.draftreport.DicomWeb;
+import dev.medgemmafhir.vocabulary.AiVocabulary;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -42,7 +43,7 @@ import org.springframework.http.ResponseEntity;
 final class ReviewImages {
 
   static final String DICOM_UID_SYSTEM = "urn:dicom:uid";
-  static final String AI_PROVENANCE = "http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AI-Provenance";
+  static final String AI_PROVENANCE = AiVocabulary.AI_PROVENANCE_PROFILE;
   private static final String WADO_RS = "dicom-wado-rs";
   private static final Logger LOG = LoggerFactory.getLogger(ReviewImages.class);
 
