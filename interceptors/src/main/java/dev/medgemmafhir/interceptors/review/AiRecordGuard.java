@@ -44,21 +44,20 @@ public class AiRecordGuard {
 
   @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_CREATED)
   public void beforeCreate(IBaseResource created, RequestDetails request) {
-    checkRecord(created, request, "created");
     check(created, request, "created");
+    if (created instanceof Provenance provenance && clientWrite(request)) {
+      refuseModelAuthorship(provenance);
+    }
   }
 
   @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_UPDATED)
   public void beforeUpdate(IBaseResource previous, IBaseResource updated, RequestDetails request) {
-    checkRecord(previous, request, "changed");
-    checkRecord(updated, request, "changed");
     check(previous, request, "changed");
     check(updated, request, "changed");
   }
 
   @Hook(Pointcut.STORAGE_PRESTORAGE_RESOURCE_DELETED)
   public void beforeDelete(IBaseResource deleted, RequestDetails request) {
-    checkRecord(deleted, request, "deleted");
     check(deleted, request, "deleted");
   }
 
@@ -90,27 +89,23 @@ public class AiRecordGuard {
     return devices.apply(id.toUnqualifiedVersionless()).map(AiRecordGuard::isModelDevice).orElse(false);
   }
 
-  private void check(IBaseResource resource, RequestDetails request, String what) {
-    if (!clientWrite(request)) {
-      return;
-    }
-    if (isModelDevice(resource)) {
-      throw new UnprocessableEntityException("A model Device (" + AiLabels.reference(resource) + ", identifier system "
-          + AiVocabulary.DEVICE_IDENTIFIER_SYSTEM + ") names the weights behind this server's drafts and is written "
-          + "only by this server; it cannot be " + what + " by a client");
-    }
-    if (resource instanceof Provenance provenance && "created".equals(what)) {
-      for (Provenance.ProvenanceAgentComponent agent : provenance.getAgent()) {
-        if (namesModelDevice(agent.getWho()) || namesModelDevice(agent.getOnBehalfOf())) {
-          throw new UnprocessableEntityException("Only this server records what its models wrote: a Provenance "
-              + "whose agent is this server's model Device (" + agent.getWho().getReference() + ") is written with "
-              + "the draft by the AI operation, not by a client");
-        }
+  private void refuseModelAuthorship(Provenance provenance) {
+    for (Provenance.ProvenanceAgentComponent agent : provenance.getAgent()) {
+      if (namesModelDevice(agent.getWho()) || namesModelDevice(agent.getOnBehalfOf())) {
+        throw new UnprocessableEntityException("Only this server records what its models wrote: a Provenance "
+            + "whose agent is this server's model Device (" + agent.getWho().getReference() + ") is written with "
+            + "the draft by the AI operation, not by a client");
       }
     }
   }
 
-  private static void checkRecord(IBaseResource resource, RequestDetails request, String what) {
+  /** Prompts, model cards and model Devices: written by the server only. */
+  private static void check(IBaseResource resource, RequestDetails request, String what) {
+    if (isModelDevice(resource) && clientWrite(request)) {
+      throw new UnprocessableEntityException("A model Device (" + AiLabels.reference(resource) + ", identifier system "
+          + AiVocabulary.DEVICE_IDENTIFIER_SYSTEM + ") names the weights behind this server's drafts and is written "
+          + "only by this server; it cannot be " + what + " by a client");
+    }
     if (!isAiRecord(resource)) {
       return;
     }
@@ -118,7 +113,7 @@ public class AiRecordGuard {
       throw new UnprocessableEntityException(AiLabels.reference(resource) + " records how an AI draft was made "
           + "(an input prompt or a model card); it is not a draft and cannot be verified: verify the draft itself");
     }
-    if (!(request == null || request instanceof SystemRequestDetails)) {
+    if (clientWrite(request)) {
       throw new UnprocessableEntityException("An AI input prompt or model card (" + AiLabels.reference(resource)
           + ") is written only by this server, with the draft it explains; it cannot be " + what + " by a client");
     }

@@ -33,6 +33,15 @@ public final class AskOperation {
       + " When the facts do not answer, the model is told to say so and to cite nothing. 'Prefer: respond-async'"
       + " runs it as a job; 'Accept: text/event-stream' streams it.";
 
+  // The parameters' descriptions, the same on all three operations.
+  private static final String QUESTION = "The question";
+  private static final String HISTORY = "Earlier turns of the conversation, oldest first, in pairs: a question, then its answer";
+  private static final String MAX_TOKENS = "Most tokens the model may write; capped by medgemma.operations.ask.max-tokens";
+  private static final String MODEL = "A configured model id; default: medgemma.operations.ask.model";
+  private static final String PERSIST = "false (default): answer only; true: also keep the answer as a preliminary"
+      + " DocumentReference with its Provenance";
+  private static final String DRY_RUN = "true: run nothing and write nothing; answer the exact messages the model would get";
+
   private final Asker asker;
   private final AiOperationFlow flow;
 
@@ -48,19 +57,18 @@ public final class AskOperation {
           + " reports, notes, encounters; entered-in-error and refuted records left out) and answers the question from"
           + " it." + DESCRIPTION + " Requires the scope Patient.r, and DocumentReference.c with persist=true.")
   public IBaseResource askPatient(@IdParam IdType patientId,
-      @Description(value = "The question") @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
+      @Description(value = QUESTION) @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
       StringType question,
-      @Description(value = "Earlier turns of the conversation, oldest first, in pairs: a question, then its answer")
+      @Description(value = HISTORY)
       @OperationParam(name = "history", min = 0, max = OperationParam.MAX_UNLIMITED, typeName = "string")
       List<StringType> history,
-      @Description(value = "Most tokens the model may write; capped by medgemma.operations.ask.max-tokens")
+      @Description(value = MAX_TOKENS)
       @OperationParam(name = "maxTokens", min = 0, max = 1, typeName = "integer") IntegerType maxTokens,
-      @Description(value = "A configured model id; default: medgemma.operations.ask.model")
+      @Description(value = MODEL)
       @OperationParam(name = "model", min = 0, max = 1, typeName = "string") StringType model,
-      @Description(value = "false (default): answer only; true: also keep the answer as a preliminary"
-          + " DocumentReference with its Provenance")
+      @Description(value = PERSIST)
       @OperationParam(name = "persist", min = 0, max = 1, typeName = "boolean") BooleanType persist,
-      @Description(value = "true: run nothing and write nothing; answer the exact messages the model would get")
+      @Description(value = DRY_RUN)
       @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
     return ask(Asker.Scope.PATIENT, patientId, question, history, maxTokens, model, persist, dryRun, request);
@@ -73,19 +81,18 @@ public final class AskOperation {
           + " allergies active at the time, nothing dated after it) and answers the question from it." + DESCRIPTION
           + " Requires the scope Encounter.r, and DocumentReference.c with persist=true.")
   public IBaseResource askEncounter(@IdParam IdType encounterId,
-      @Description(value = "The question") @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
+      @Description(value = QUESTION) @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
       StringType question,
-      @Description(value = "Earlier turns of the conversation, oldest first, in pairs: a question, then its answer")
+      @Description(value = HISTORY)
       @OperationParam(name = "history", min = 0, max = OperationParam.MAX_UNLIMITED, typeName = "string")
       List<StringType> history,
-      @Description(value = "Most tokens the model may write; capped by medgemma.operations.ask.max-tokens")
+      @Description(value = MAX_TOKENS)
       @OperationParam(name = "maxTokens", min = 0, max = 1, typeName = "integer") IntegerType maxTokens,
-      @Description(value = "A configured model id; default: medgemma.operations.ask.model")
+      @Description(value = MODEL)
       @OperationParam(name = "model", min = 0, max = 1, typeName = "string") StringType model,
-      @Description(value = "false (default): answer only; true: also keep the answer as a preliminary"
-          + " DocumentReference with its Provenance")
+      @Description(value = PERSIST)
       @OperationParam(name = "persist", min = 0, max = 1, typeName = "boolean") BooleanType persist,
-      @Description(value = "true: run nothing and write nothing; answer the exact messages the model would get")
+      @Description(value = DRY_RUN)
       @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
     return ask(Asker.Scope.ENCOUNTER, encounterId, question, history, maxTokens, model, persist, dryRun, request);
@@ -97,18 +104,18 @@ public final class AskOperation {
       value = "Answers a general medical question; no patient record is read and nothing is written (persist=true"
           + " is a 400)." + DESCRIPTION + " Requires a valid access token.")
   public IBaseResource askGeneral(
-      @Description(value = "The question") @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
+      @Description(value = QUESTION) @OperationParam(name = "question", min = 1, max = 1, typeName = "string")
       StringType question,
-      @Description(value = "Earlier turns of the conversation, oldest first, in pairs: a question, then its answer")
+      @Description(value = HISTORY)
       @OperationParam(name = "history", min = 0, max = OperationParam.MAX_UNLIMITED, typeName = "string")
       List<StringType> history,
-      @Description(value = "Most tokens the model may write; capped by medgemma.operations.ask.max-tokens")
+      @Description(value = MAX_TOKENS)
       @OperationParam(name = "maxTokens", min = 0, max = 1, typeName = "integer") IntegerType maxTokens,
-      @Description(value = "A configured model id; default: medgemma.operations.ask.model")
+      @Description(value = MODEL)
       @OperationParam(name = "model", min = 0, max = 1, typeName = "string") StringType model,
       @Description(value = "Must be false (the default): a general answer belongs to no record")
       @OperationParam(name = "persist", min = 0, max = 1, typeName = "boolean") BooleanType persist,
-      @Description(value = "true: run nothing and write nothing; answer the exact messages the model would get")
+      @Description(value = DRY_RUN)
       @OperationParam(name = "dryRun", min = 0, max = 1, typeName = "boolean") BooleanType dryRun,
       RequestDetails request) {
     return ask(Asker.Scope.GENERAL, null, question, history, maxTokens, model, persist, dryRun, request);

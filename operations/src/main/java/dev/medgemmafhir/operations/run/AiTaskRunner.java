@@ -55,14 +55,8 @@ public final class AiTaskRunner {
 
   /** Synchronous: a full queue is a 429 now. */
   public Resource runNow(AiTask task) {
-    long arrived = System.nanoTime();
-    task.request(); // inputs are fetched before taking a model slot
-    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
-      return generateAndWrite(task, Progress.NONE, TextStreamListener.NONE, Cancellation.none(), arrived).reply();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InternalErrorException("Interrupted while waiting for the model");
-    }
+    return runSynchronously(task, TextStreamListener.NONE, Cancellation.none(),
+        () -> new InternalErrorException("Interrupted while waiting for the model"));
   }
 
   /**
@@ -70,13 +64,18 @@ public final class AiTaskRunner {
    * queue is a 429 now; {@code cancellation} stops the generation (the client went away) and nothing is written.
    */
   public Resource runStreaming(AiTask task, TextStreamListener tokens, Cancellation cancellation) {
+    return runSynchronously(task, tokens, cancellation, Cancelled::new);
+  }
+
+  private Resource runSynchronously(AiTask task, TextStreamListener tokens, Cancellation cancellation,
+      java.util.function.Supplier<RuntimeException> interrupted) {
     long arrived = System.nanoTime();
-    task.request();
+    task.request(); // inputs are fetched before taking a model slot
     try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
       return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived).reply();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new Cancelled();
+      throw interrupted.get();
     }
   }
 

@@ -31,8 +31,6 @@ import org.hl7.fhir.r4.model.Type;
  * {@code Authorization} header through {@link LoopbackFhir}; answers are JSON naming the resources
  * read or written. A FHIR error becomes a tool error carrying the HTTP status and the
  * OperationOutcome's diagnostics.
- *
- * <p>{@code ask_patient_record} is not offered: this server has no {@code $ask} operation yet.
  */
 public final class FhirTools {
 
@@ -73,7 +71,7 @@ public final class FhirTools {
           Parameters parameters = new Parameters();
           add(parameters, "style", args.get("style") == null ? null : new CodeType(string(args.get("style"))));
           add(parameters, "maxTokens", integer(args.get("maxTokens")));
-          add(parameters, "model", args.get("model") == null ? null : new StringType(string(args.get("model"))));
+          add(parameters, "model", optionalText(args.get("model")));
           return written(fhir.post(encounter + "/$summarize", caller.authorization(), encode(parameters), false));
         });
   }
@@ -94,10 +92,10 @@ public final class FhirTools {
         (caller, args) -> {
           String study = reference("ImagingStudy", args.get("imagingStudy"));
           Parameters parameters = new Parameters();
-          add(parameters, "indication", args.get("indication") == null ? null : new StringType(string(args.get("indication"))));
+          add(parameters, "indication", optionalText(args.get("indication")));
           add(parameters, "maxTokens", integer(args.get("maxTokens")));
           add(parameters, "maxImages", integer(args.get("maxImages")));
-          add(parameters, "model", args.get("model") == null ? null : new StringType(string(args.get("model"))));
+          add(parameters, "model", optionalText(args.get("model")));
           return written(fhir.post(study + "/$draft-report", caller.authorization(), encode(parameters), false));
         });
   }
@@ -133,7 +131,7 @@ public final class FhirTools {
             turns.forEach(turn -> add(parameters, "history", new StringType(string(turn))));
           }
           add(parameters, "maxTokens", integer(args.get("maxTokens")));
-          add(parameters, "model", args.get("model") == null ? null : new StringType(string(args.get("model"))));
+          add(parameters, "model", optionalText(args.get("model")));
           add(parameters, "persist", args.get("persist") == null ? null
               : new org.hl7.fhir.r4.model.BooleanType(Boolean.parseBoolean(string(args.get("persist")))));
           return answered(fhir.post(target + "/$ask", caller.authorization(), encode(parameters), false));
@@ -282,7 +280,7 @@ public final class FhirTools {
           Parameters parameters = new Parameters();
           add(parameters, "decision", new CodeType(string(args.get("decision"))));
           for (String name : List.of("text", "conclusion", "note")) {
-            add(parameters, name, args.get(name) == null ? null : new StringType(string(args.get(name))));
+            add(parameters, name, optionalText(args.get(name)));
           }
           if (!securityEnabled && args.get("practitioner") != null) {
             parameters.addParameter().setName("practitioner")
@@ -400,6 +398,11 @@ public final class FhirTools {
       throw new IllegalArgumentException("a required argument is missing");
     }
     return value.toString().strip();
+  }
+
+  /** An optional string argument: null when absent. */
+  private static StringType optionalText(Object value) {
+    return value == null ? null : new StringType(string(value));
   }
 
   private static IntegerType integer(Object value) {
