@@ -51,6 +51,10 @@ final class ModelOptions {
             description = "Bytes the batch's KV cache may take; 0 = no limit (default).")
     long kvCacheBudget;
 
+    @Option(names = "--profile", paramLabel = "PREFIX", defaultValue = "",
+            description = "Write ONNX Runtime's per-operator profile of each session to PREFIX_<time>.json when the model closes (slows every run).")
+    String profile;
+
     RuntimeOptions runtime() {
         ExecutionProvider ep = switch (provider.toLowerCase(java.util.Locale.ROOT)) {
             case "cpu" -> ExecutionProvider.CPU;
@@ -66,7 +70,8 @@ final class ModelOptions {
                 .withQ4AccuracyLevel(q4AccuracyLevel)
                 .withPrefillChunkTokens(prefillChunk)
                 .withMaxBatch(maxBatch)
-                .withKvCacheBudgetBytes(kvCacheBudget);
+                .withKvCacheBudgetBytes(kvCacheBudget)
+                .withProfilePrefix(profile);
     }
 
     MedGemmaModel load() {

@@ -19,6 +19,8 @@ import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
  * @param maxBatch sequences decoded together in one decoder run per step; 1 = every generation decodes alone
  * @param kvCacheBudgetBytes bytes the batch's KV cache may take (both buffers, every sequence padded to the longest);
  *     0 = no limit. Requests wait for room; one that cannot fit alone is refused
+ * @param profilePrefix when not empty, ONNX Runtime writes a per-operator profile of every session (Chrome trace JSON,
+ *     {@code <prefix>_<timestamp>.json}) when the model closes; empty = off (the default: it slows every run)
  */
 public record RuntimeOptions(
         ExecutionProvider executionProvider,
@@ -31,7 +33,8 @@ public record RuntimeOptions(
         int prefillChunkTokens,
         int q4AccuracyLevel,
         int maxBatch,
-        long kvCacheBudgetBytes) {
+        long kvCacheBudgetBytes,
+        String profilePrefix) {
 
     public RuntimeOptions {
         if (maxBatch < 1 || kvCacheBudgetBytes < 0) {
@@ -40,6 +43,7 @@ public record RuntimeOptions(
         if (q4AccuracyLevel < -1 || q4AccuracyLevel > 4) {
             throw new IllegalArgumentException("q4 accuracy level must be -1 (as exported) or 0-4, was " + q4AccuracyLevel);
         }
+        profilePrefix = profilePrefix == null ? "" : profilePrefix;
         if (intraOpThreads < 0 || interOpThreads < 0 || prefillChunkTokens < 0 || logitsBudgetBytes < 1) {
             throw new IllegalArgumentException("thread counts and chunk sizes must not be negative");
         }
@@ -54,46 +58,50 @@ public record RuntimeOptions(
      * made a 128-token prefill ~12% slower than one run (BENCHMARKS.md); transformers.js takes all rows at once.
      */
     public static RuntimeOptions defaults() {
-        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 512L << 20, 0, 4, 8, 0);
+        return new RuntimeOptions(ExecutionProvider.CPU, 0, 0, 0, OptLevel.ALL_OPT, true, 512L << 20, 0, 4, 8, 0, "");
     }
 
     public RuntimeOptions withExecutionProvider(ExecutionProvider ep) {
-        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(ep, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withCudaDevice(int device) {
-        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, device, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withThreads(int intraOp, int interOp) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOp, interOp, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withOptimizationLevel(OptLevel level) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, level, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withAllowSpinning(boolean spin) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, spin, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withPrefillChunkTokens(int tokens) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, tokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withLogitsBudgetBytes(long bytes) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, bytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withQ4AccuracyLevel(int level) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, level, maxBatch, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, level, maxBatch, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withMaxBatch(int rows) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, rows, kvCacheBudgetBytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, rows, kvCacheBudgetBytes, profilePrefix);
     }
 
     public RuntimeOptions withKvCacheBudgetBytes(long bytes) {
-        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, bytes);
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, bytes, profilePrefix);
+    }
+
+    public RuntimeOptions withProfilePrefix(String prefix) {
+        return new RuntimeOptions(executionProvider, cudaDeviceId, intraOpThreads, interOpThreads, optimizationLevel, allowSpinning, logitsBudgetBytes, prefillChunkTokens, q4AccuracyLevel, maxBatch, kvCacheBudgetBytes, prefix);
     }
 }

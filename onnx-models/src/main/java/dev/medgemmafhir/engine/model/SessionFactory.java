@@ -44,6 +44,9 @@ public final class SessionFactory implements AutoCloseable {
             }
             options.addConfigEntry("session.intra_op.allow_spinning", runtime.allowSpinning() ? "1" : "0");
             options.addConfigEntry("session.inter_op.allow_spinning", runtime.allowSpinning() ? "1" : "0");
+            if (!runtime.profilePrefix().isEmpty()) {
+                options.enableProfiling(runtime.profilePrefix());
+            }
             provider = chooseProvider(runtime);
         } catch (OrtException e) {
             throw new ModelLoadException("cannot configure ONNX Runtime: " + e.getMessage(), e);
