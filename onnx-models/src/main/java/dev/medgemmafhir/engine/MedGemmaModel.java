@@ -338,6 +338,11 @@ public final class MedGemmaModel implements Engine {
         return batch == null ? new long[][] {new long[0], new long[0]} : batch.stepStatistics();
     }
 
+    /** The most bytes the shared decode steps' KV cache has held at once since loading; 0 without them. */
+    public long peakKvCacheBytes() {
+        return batch == null ? 0 : batch.peakCacheBytes();
+    }
+
     /** The decoder's inputs and outputs as the engine feeds them (cache layout, element types, vocabulary). */
     public GraphSignatures.Decoder decoderSignature() {
         return runtime.decoderSignature();

@@ -109,7 +109,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         try (MedGemmaModel model = modelOptions.load(options)) {
             double loadMs = (System.nanoTime() - t0) / 1e6;
             GraphSignatures.Decoder sig = model.decoderSignature();
-            Roofline roofline = new Roofline(decoderWeightBytes(model, sig), Roofline.kvBytesPerToken(sig));
+            Roofline roofline = Roofline.of(decoderWeightBytes(model, sig), sig);
             report.put("model", model.identity().modelId());
             report.put("variant", model.variant());
             report.put("execution_provider", model.executionProvider().name());
@@ -169,6 +169,7 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 }
             }
             report.put("peak_resident_bytes", ResidentMemory.peakBytes());
+            report.put("peak_kv_cache_bytes", model.peakKvCacheBytes());
         } catch (InvalidInputException | IllegalArgumentException | ModelLoadException e) {
             err.println("error: " + e.getMessage());
             return 2;
@@ -288,8 +289,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                     l.get("prefill_tokens_per_s").asDouble(), l.get("time_to_first_token_ms").asDouble(), l.get("decode_tokens_per_s").asDouble(),
                     l.path("roofline_decode_tokens_per_s").asDouble(), 100 * l.path("roofline_fraction").asDouble());
         }
-        out.printf(Locale.ROOT, "peak resident memory %.2f GB; load %.1f s; %d decoded tokens per run, median of %d runs after %d warm-up%n",
-                r.get("peak_resident_bytes").asLong() / 1e9, r.get("load_ms").asDouble() / 1000, r.get("decode_tokens").asInt(),
+        out.printf(Locale.ROOT, "peak resident memory %.2f GB (KV cache %.2f GB); load %.1f s; %d decoded tokens per run, median of %d runs after %d warm-up%n",
+                r.get("peak_resident_bytes").asLong() / 1e9, r.path("peak_kv_cache_bytes").asLong() / 1e9, r.get("load_ms").asDouble() / 1000,
+                r.get("decode_tokens").asInt(),
                 r.get("timed_runs").asInt(), r.get("warmup_runs").asInt());
     }
 }

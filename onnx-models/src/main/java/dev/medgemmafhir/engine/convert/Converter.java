@@ -236,6 +236,20 @@ public final class Converter {
         if (options.fused()) {
             // GroupQueryAttention writes only the new columns when past and present are one buffer (DecodeBatch uses it).
             root.put("kvCacheSharedBuffer", true);
+            GemmaConfig.Text text = config.text();
+            boolean anySliding = false;
+            for (boolean b : text.slidingLayers()) {
+                anySliding |= b;
+            }
+            if (anySliding) {
+                // The fused graph reads evicted tokens from the mask (GraphNames), so DecodeBatch may shorten these layers' cache.
+                ObjectNode sliding = root.putObject("slidingWindowCache");
+                sliding.put("window", text.slidingWindow());
+                ArrayNode layers = sliding.putArray("layers");
+                for (boolean b : text.slidingLayers()) {
+                    layers.add(b);
+                }
+            }
         }
         ArrayNode written = root.putArray("graphs");
         graphs.forEach(written::add);

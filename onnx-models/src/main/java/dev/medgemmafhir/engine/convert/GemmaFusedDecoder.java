@@ -26,7 +26,7 @@ import static dev.medgemmafhir.engine.convert.TensorData.INT64;
  * {@link GemmaTextGraphs#writeDecoder} computes with fewer, larger kernels:
  * <ul>
  *   <li>{@code com.microsoft.GroupQueryAttention} per layer: grouped KV heads, scale
- *       {@code query_pre_attn_scalar^-0.5}, soft-capping when configured, and on sliding layers
+ *       {@code query_pre_attn_scalar^-0.5} (folded into the q norm's weights, the operator's own scale is 1), soft-capping when configured, and on sliding layers
  *       {@code local_window_size = sliding_window - 1} (the key itself plus the window's earlier keys);
  *       KV cache [batch, kv_heads, length, head_dim] as in the standard graph, and, when the caller
  *       passes the same buffer as past and (pinned) present, GroupQueryAttention's shared-buffer
@@ -46,7 +46,11 @@ import static dev.medgemmafhir.engine.convert.TensorData.INT64;
  * Inputs are the standard graph's except {@code num_logits_to_keep}: {@code attention_mask} still
  * drives everything (GroupQueryAttention's {@code seqlens_k} and {@code total_sequence_length} are
  * derived from its length, its zeros become an additive {@code attention_bias}), so the engine and
- * a left-padded batch feed both graphs alike.
+ * a left-padded batch feed both graphs alike. On sliding layers the cache may be shorter than the
+ * mask: columns marked {@link GraphNames#SLIDING_EVICTED_MASK_VALUE} are attended by the global
+ * layers but are no longer in the sliding layers' cache (their past and present are
+ * {@code sliding_*_sequence_length} long), which lets the engine keep those layers' cache to their
+ * window; a 0/1 mask (transformers.js) marks none.
  *
  * <p>GroupQueryAttention is causal by construction, so it cannot express Gemma 3's bidirectional
  * attention among the tokens of one image. In the image + text decoder each layer's attention is
@@ -57,6 +61,9 @@ import static dev.medgemmafhir.engine.convert.TensorData.INT64;
  */
 final class GemmaFusedDecoder {
 
+    /** Symbolic cache lengths of the sliding layers, which may hold fewer columns than the global ones. */
+    private static final String SLIDING_PAST_SEQUENCE = "sliding_past_sequence_length";
+    private static final String SLIDING_TOTAL_SEQUENCE = "sliding_total_sequence_length";
     /** The additive bias of a padding key: the lowest float, as in the standard graph. */
     private static final float MASKED = -Float.MAX_VALUE;
     private static final int INT32 = 6;
@@ -79,8 +86,9 @@ final class GemmaFusedDecoder {
             String[] pastKeys = new String[c.layers()];
             String[] pastValues = new String[c.layers()];
             for (int i = 0; i < c.layers(); i++) {
-                pastKeys[i] = g.input("past_key_values." + i + ".key", FLOAT, BATCH, c.kvHeads(), PAST_SEQUENCE, c.headDim());
-                pastValues[i] = g.input("past_key_values." + i + ".value", FLOAT, BATCH, c.kvHeads(), PAST_SEQUENCE, c.headDim());
+                String past = c.slidingLayers()[i] ? SLIDING_PAST_SEQUENCE : PAST_SEQUENCE;
+                pastKeys[i] = g.input("past_key_values." + i + ".key", FLOAT, BATCH, c.kvHeads(), past, c.headDim());
+                pastValues[i] = g.input("past_key_values." + i + ".value", FLOAT, BATCH, c.kvHeads(), past, c.headDim());
             }
 
             // GroupQueryAttention's lengths from the mask: every row of a (left-padded) batch spans the whole mask.
@@ -91,6 +99,8 @@ final class GemmaFusedDecoder {
                     g.op("Sub", new String[] {total, g.int64Scalar(1)}), batch})}, intAttr("to", INT32));
             String sequence = g.op("Shape", new String[] {positionIds}, intAttr("start", 1), intAttr("end", 2));
             String padding = paddingBias(g, mask, batch, sequence);
+            Lengths global = new Lengths(total, seqlensK, totalI32, padding);
+            Lengths local = anySliding() ? slidingLengths(g, mask, total, batch, sequence) : global;
 
             // Rotary tables for exactly this call's positions; RotaryEmbedding indexes them 0..batch*seq-1.
             String flatPositions = g.op("Reshape", new String[] {positionIds, g.int64s(-1)});
@@ -118,8 +128,11 @@ final class GemmaFusedDecoder {
                 String q = text.linear(g, h, p + "self_attn.q_proj.weight", c.heads() * c.headDim(), c.hidden());
                 String k = text.linear(g, h, p + "self_attn.k_proj.weight", c.kvHeads() * c.headDim(), c.hidden());
                 String v = text.linear(g, h, p + "self_attn.v_proj.weight", c.kvHeads() * c.headDim(), c.hidden());
-                q = headNorm(g, q, c.heads(), p + "self_attn.q_norm.weight");
-                k = headNorm(g, k, c.kvHeads(), p + "self_attn.k_norm.weight");
+                // The attention scale is folded into the q norm (rotary is linear, so it commutes): with scale 1 ONNX
+                // Runtime's CPU GroupQueryAttention computes a decode step's q.k with its M=1 kernel instead of
+                // repacking every head's keys (BENCHMARKS.md, "GroupQueryAttention's scale").
+                q = headNorm(g, q, c.heads(), text.normScale(g, p + "self_attn.q_norm.weight", c.headDim(), text.attentionScale()));
+                k = headNorm(g, k, c.kvHeads(), text.normScale(g, p + "self_attn.k_norm.weight", c.headDim()));
                 String[] rope = sliding ? localRope : globalRope;
                 q = g.microsoftOp("RotaryEmbedding", new String[] {q, rotaryIndex, rope[0], rope[1]});
                 k = g.microsoftOp("RotaryEmbedding", new String[] {k, rotaryIndex, rope[0], rope[1]});
@@ -127,13 +140,17 @@ final class GemmaFusedDecoder {
                 String attended = g.fresh("gqa");
                 String presentKey = "present." + layer + ".key";
                 String presentValue = "present." + layer + ".value";
+                Lengths lengths = sliding ? local : global;
                 g.multiOutputOp(MICROSOFT_DOMAIN, "GroupQueryAttention", new String[] {attended, presentKey, presentValue},
-                        new String[] {q, k, v, pastKeys[layer], pastValues[layer], seqlensK, totalI32, "", "", "", padding},
+                        new String[] {q, k, v, pastKeys[layer], pastValues[layer], lengths.seqlensK(), lengths.totalI32(), "", "", "",
+                                lengths.padding()},
                         gqaAttributes(sliding));
-                g.output(presentKey, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
-                g.output(presentValue, FLOAT, BATCH, c.kvHeads(), TOTAL_SEQUENCE, c.headDim());
+                String present = sliding ? SLIDING_TOTAL_SEQUENCE : TOTAL_SEQUENCE;
+                g.output(presentKey, FLOAT, BATCH, c.kvHeads(), present, c.headDim());
+                g.output(presentValue, FLOAT, BATCH, c.kvHeads(), present, c.headDim());
                 if (hasImage != null) {
-                    attended = imageAware(g, hasImage, attended, q, presentKey, presentValue, total,
+                    // Images are marked only in a prefill, which evicts nothing: both lengths are the mask's there.
+                    attended = imageAware(g, hasImage, attended, q, presentKey, presentValue, lengths.total(),
                             sliding ? imageMasks[1] : imageMasks[0]);
                 }
 
@@ -164,11 +181,43 @@ final class GemmaFusedDecoder {
         }
     }
 
+    /** GroupQueryAttention's length inputs for one kind of layer: the cache's columns, {@code seqlens_k}, int32 total, padding bias. */
+    private record Lengths(String total, String seqlensK, String totalI32, String padding) {
+    }
+
+    private boolean anySliding() {
+        for (boolean b : c.slidingLayers()) {
+            if (b) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The sliding layers' lengths: their cache begins after the columns the mask marks
+     * {@link GraphNames#SLIDING_EVICTED_MASK_VALUE} (a prefix, as long in every row; the longest row
+     * has no padding, so the largest count per row is its length); a 0/1 mask marks none.
+     */
+    private static Lengths slidingLengths(OnnxGraph g, String mask, String total, String batch, String sequence) throws IOException {
+        String marked = g.op("Cast", new String[] {g.op("Equal", new String[] {mask,
+                g.int64Scalar(GraphNames.SLIDING_EVICTED_MASK_VALUE)})}, intAttr("to", INT64));
+        String perRow = g.op("ReduceSum", new String[] {marked, g.int64s(1)}, intAttr("keepdims", 0));
+        String evicted = g.op("ReduceMax", new String[] {perRow}, intAttr("keepdims", 0));
+        String slidingMask = g.op("Slice", new String[] {mask, g.op("Unsqueeze", new String[] {evicted, g.int64s(0)}),
+                g.int64s(Long.MAX_VALUE), g.int64s(1)});
+        String slidingTotal = g.op("Sub", new String[] {total, evicted});
+        String totalI32 = g.op("Cast", new String[] {slidingTotal}, intAttr("to", INT32));
+        String seqlensK = g.op("Cast", new String[] {g.op("Expand", new String[] {
+                g.op("Sub", new String[] {slidingTotal, g.int64Scalar(1)}), batch})}, intAttr("to", INT32));
+        return new Lengths(slidingTotal, seqlensK, totalI32, paddingBias(g, slidingMask, batch, sequence));
+    }
+
     private AttributeProto[] gqaAttributes(boolean sliding) {
         List<AttributeProto> a = new ArrayList<>();
         a.add(intAttr("num_heads", c.heads()));
         a.add(intAttr("kv_num_heads", c.kvHeads()));
-        a.add(floatAttr("scale", (float) Math.pow(c.queryPreAttnScalar(), -0.5)));
+        a.add(floatAttr("scale", 1f)); // already in q (see the q norm); 0 would mean head_dim^-0.5
         a.add(intAttr("do_rotary", 0));
         if (sliding) {
             // GroupQueryAttention's window counts the keys before the query: sliding_window keys in all, as transformers.
@@ -196,9 +245,9 @@ final class GemmaFusedDecoder {
     }
 
     /** Gemma's q/k norm over head_dim of a [batch, seq, heads * head_dim] projection. */
-    private String headNorm(OnnxGraph g, String x, int heads, String weight) throws IOException {
+    private String headNorm(OnnxGraph g, String x, int heads, String scale) throws IOException {
         String split = g.op("Reshape", new String[] {x, g.int64s(0, 0, heads, c.headDim())});
-        String normed = simplifiedNorm(g, split, text.normScale(g, weight, c.headDim()));
+        String normed = simplifiedNorm(g, split, scale);
         return g.op("Reshape", new String[] {normed, g.int64s(0, 0, heads * c.headDim())});
     }
 
@@ -227,7 +276,7 @@ final class GemmaFusedDecoder {
         String columns = g.op("Unsqueeze", new String[] {total, g.int64s(0)});
         String keys = g.op("Slice", new String[] {presentKey, g.int64s(0), columns, g.int64s(2)});
         String values = g.op("Slice", new String[] {presentValue, g.int64s(0), columns, g.int64s(2)});
-        String context = text.attention(g, text.heads(g, rotatedQ, c.heads()), text.repeatKv(g, keys), text.repeatKv(g, values), bias);
+        String context = text.attention(g, text.heads(g, rotatedQ, c.heads()), text.repeatKv(g, keys), text.repeatKv(g, values), bias, 1f);
         GraphProto thenBranch = g.endBranch(context);
         g.beginBranch("causal_attention");
         String same = g.op("Identity", new String[] {fused});

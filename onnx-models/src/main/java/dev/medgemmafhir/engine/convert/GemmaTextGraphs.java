@@ -111,7 +111,7 @@ final class GemmaTextGraphs {
                     globalMask = masks[0];
                     slidingMask = masks[1];
                 }
-                String attended = attention(g, q, repeatKv(g, keys), repeatKv(g, values), sliding ? slidingMask : globalMask);
+                String attended = attention(g, q, repeatKv(g, keys), repeatKv(g, values), sliding ? slidingMask : globalMask, attentionScale());
                 String o = linear(g, attended, p + "self_attn.o_proj.weight", c.hidden(), c.heads() * c.headDim());
                 x = g.op("Add", new String[] {residual, rmsNorm(g, o, p + "post_attention_layernorm.weight", c.hidden())});
 
@@ -181,6 +181,16 @@ final class GemmaTextGraphs {
     /** A norm's scale with Gemma's {@code 1 + w} folded in. */
     String normScale(OnnxGraph g, String name, int width) throws IOException {
         return g.initializer(name + "_plus_one", weights.plusOne(weights.checkpoint().tensor(name, width)));
+    }
+
+    /** {@link #normScale} times {@code factor} (a constant folded into the norm that precedes a linear map). */
+    String normScale(OnnxGraph g, String name, int width, float factor) throws IOException {
+        return g.initializer(name + "_plus_one_scaled", weights.plusOneTimes(weights.checkpoint().tensor(name, width), factor));
+    }
+
+    /** Gemma's attention scale, {@code query_pre_attn_scalar^-0.5}. */
+    float attentionScale() {
+        return (float) Math.pow(c.queryPreAttnScalar(), -0.5);
     }
 
     GemmaConfig.Text config() {
@@ -307,10 +317,10 @@ final class GemmaTextGraphs {
         return g.op("Reshape", new String[] {expanded, g.int64s(0, c.heads(), -1, c.headDim())});
     }
 
-    /** softmax(q k^T * query_pre_attn_scalar^-0.5 [soft-capped] + bias) v, heads merged back. */
-    String attention(OnnxGraph g, String q, String keys, String values, String bias) throws IOException {
+    /** softmax(q k^T * scale [soft-capped] + bias) v, heads merged back. */
+    String attention(OnnxGraph g, String q, String keys, String values, String bias, float scale) throws IOException {
         String scores = g.op("MatMul", new String[] {q, g.op("Transpose", new String[] {keys}, intsAttr("perm", 0, 1, 3, 2))});
-        String scaled = g.op("Mul", new String[] {scores, g.floatScalar((float) Math.pow(c.queryPreAttnScalar(), -0.5))});
+        String scaled = scale == 1f ? scores : g.op("Mul", new String[] {scores, g.floatScalar(scale)});
         if (c.attnLogitSoftcapping() != null) {
             scaled = softcap(g, scaled, c.attnLogitSoftcapping());
         }

@@ -32,12 +32,17 @@ final class Weights {
 
     /** As stored, widened to fp32, same shape. */
     TensorData fp32(SafetensorsFile.Tensor t) {
-        return streamed(t.shape(), t, 0f);
+        return streamed(t.shape(), t, 0f, 1f);
     }
 
     /** {@code 1 + w} in fp32, as Gemma's RMSNorm scales. */
     TensorData plusOne(SafetensorsFile.Tensor t) {
-        return streamed(t.shape(), t, 1f);
+        return streamed(t.shape(), t, 1f, 1f);
+    }
+
+    /** {@code (1 + w) * factor} in fp32: a norm scale with a constant factor folded in. */
+    TensorData plusOneTimes(SafetensorsFile.Tensor t, float factor) {
+        return streamed(t.shape(), t, 1f, factor);
     }
 
     /** A torch linear weight {@code [out, in]} as the right operand of {@code MatMul}: {@code [in, out]}. */
@@ -85,7 +90,7 @@ final class Weights {
         });
     }
 
-    private TensorData streamed(long[] shape, SafetensorsFile.Tensor t, float add) {
+    private TensorData streamed(long[] shape, SafetensorsFile.Tensor t, float add, float factor) {
         return new Stream(shape) {
             @Override
             void produce(FloatSink sink) throws IOException {
@@ -94,9 +99,9 @@ final class Weights {
                 for (long at = 0; at < total; at += buf.length) {
                     int n = (int) Math.min(buf.length, total - at);
                     t.read(at, buf, 0, n);
-                    if (add != 0f) {
+                    if (add != 0f || factor != 1f) {
                         for (int i = 0; i < n; i++) {
-                            buf[i] += add;
+                            buf[i] = (buf[i] + add) * factor;
                         }
                     }
                     sink.put(buf, n);

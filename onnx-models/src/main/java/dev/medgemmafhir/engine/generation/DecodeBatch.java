@@ -10,7 +10,9 @@ import ai.onnxruntime.platform.Fp16Conversions;
 import dev.medgemmafhir.engine.Cancellation;
 import dev.medgemmafhir.engine.EngineException;
 import dev.medgemmafhir.engine.InvalidInputException;
+import dev.medgemmafhir.engine.model.GraphNames;
 import dev.medgemmafhir.engine.model.GraphSignatures;
+import dev.medgemmafhir.engine.model.SlidingWindowCache;
 
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -45,6 +47,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@value #SHARED_GROWTH_COLUMNS} columns, is passed as both past and pinned present: ONNX Runtime
  * writes only the new column into it, so a step no longer copies the cache (it is laid out again
  * when the room runs out, or a sequence joins or leaves), and the batch holds one cache instead of two.
+ * When the graph also names its sliding-window layers ({@link SlidingWindowCache}), each layout keeps
+ * only their last {@code window - 1} columns (and the same free room): a sliding layer attends to
+ * no more, and ONNX Runtime's GroupQueryAttention computes every step over the whole cache it is
+ * given, so at long contexts those layers' steps read and compute a window instead of the context.
+ * The columns they dropped are marked {@link GraphNames#SLIDING_EVICTED_MASK_VALUE} in the mask.
  *
  * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and, with a budget, at
  * most as many as keep both cache buffers of the batch within it at the longest sequence's final
@@ -71,6 +78,8 @@ public final class DecodeBatch implements AutoCloseable {
     private final int vocab;
     /** Past and present are one buffer (see the class comment). */
     private final boolean shared;
+    /** The sliding-window layers whose cache is kept short; null when every layer keeps every column. */
+    private final SlidingWindowCache sliding;
 
     /** Held by each decoder run: a batch step, or one prefill chunk of a joining generation. Fair, so they alternate. */
     private final ReentrantLock device = new ReentrantLock(true);
@@ -80,6 +89,7 @@ public final class DecodeBatch implements AutoCloseable {
     private final Set<String> presentNames = new LinkedHashSet<>();
     private final long[] stepsByRows;
     private final long[] nanosByRows;
+    private volatile long peakCacheBytes;
     private Thread worker;
     private boolean closed;
 
@@ -88,6 +98,9 @@ public final class DecodeBatch implements AutoCloseable {
     private int columns;
     /** Columns each (row, head) block of the cache buffers holds: {@code columns} with two buffers, more when shared. */
     private int stride;
+    /** The sliding layers' columns and block stride ({@code columns} and {@code stride} when none are kept short). */
+    private int slidingColumns;
+    private int slidingStride;
     private ByteBuffer[] past;
     private ByteBuffer[] spare;
     private ByteBuffer logitsBuffer;
@@ -108,6 +121,7 @@ public final class DecodeBatch implements AutoCloseable {
         this.bytesPerToken = 2L * sig.layers() * sig.kvHeads() * columnBytes;
         this.vocab = (int) sig.vocab();
         this.shared = sig.sharedKvBuffer();
+        this.sliding = shared ? sig.slidingCache() : null;
         for (int i = 0; i < sig.layers(); i++) {
             presentNames.add(sig.presentKeys()[i]);
             presentNames.add(sig.presentValues()[i]);
@@ -189,9 +203,18 @@ public final class DecodeBatch implements AutoCloseable {
         return cacheBytes(reservations.size() + 1, longest) <= budgetBytes;
     }
 
-    /** The cache buffers (past and present, or the one shared buffer) of {@code rows} sequences padded to {@code columns}. */
+    /**
+     * The cache buffers (past and present, or the one shared buffer) of {@code rows} sequences padded to {@code columns},
+     * at most: sliding layers kept short hold their window and the free room of a layout.
+     */
     private long cacheBytes(int rows, int columns) {
-        return (shared ? 1L : 2L) * rows * columns * bytesPerToken;
+        if (sliding == null) {
+            return (shared ? 1L : 2L) * rows * columns * bytesPerToken;
+        }
+        long perLayerColumn = bytesPerToken / sig.layers();
+        int slidingLayers = sliding.slidingLayerCount();
+        long slidingColumnsAtMost = Math.min(columns, (long) sliding.keptColumns() + SHARED_GROWTH_COLUMNS);
+        return rows * perLayerColumn * ((long) (sig.layers() - slidingLayers) * columns + slidingLayers * slidingColumnsAtMost);
     }
 
     /** The device held for one run outside the batch's steps. */
@@ -340,6 +363,7 @@ public final class DecodeBatch implements AutoCloseable {
                             past = spare = null;
                             logitsBuffer = null;
                             columns = 0;
+                            slidingColumns = 0;
                         }
                         if (target.isEmpty() && !rows.isEmpty()) {
                             rows.clear();
@@ -364,6 +388,7 @@ public final class DecodeBatch implements AutoCloseable {
                         rows.clear();
                         past = spare = null;
                         columns = 0;
+                        slidingColumns = 0;
                         lock.notifyAll();
                     }
                 }
@@ -373,7 +398,10 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
-    /** Lays the cache out for {@code target}: survivors and joiners, each left-padded to the longest. */
+    /**
+     * Lays the cache out for {@code target}: survivors and joiners, each left-padded to the longest. Sliding layers kept
+     * short get each row's last {@code window - 1} columns at most, left-padded to the longest of those.
+     */
     private void rebuild(List<Seat> target) {
         int newColumns = 0;
         int longest = 0;
@@ -382,16 +410,24 @@ public final class DecodeBatch implements AutoCloseable {
             longest = Math.max(longest, s.finalLength);
         }
         int newStride;
+        int newSlidingColumns = sliding == null ? newColumns : Math.min(newColumns, sliding.keptColumns());
+        int newSlidingStride;
         if (shared) {
             // Room for the next steps (up to the longest final length): they write in place until it runs out.
             newStride = Math.max(newColumns + 1, Math.min(longest, newColumns + SHARED_GROWTH_COLUMNS));
-            spare = exact(target.size(), newStride);
+            // The same room on the sliding layers, so that both run out at the same step.
+            newSlidingStride = newSlidingColumns + (newStride - newColumns);
+            spare = exact(target.size(), newStride, newSlidingStride);
         } else {
             newStride = newColumns;
+            newSlidingStride = newStride;
             spare = ensure(spare, target, newColumns);
         }
         int heads = (int) sig.kvHeads();
         for (int t = 0; t < spare.length; t++) {
+            boolean short_ = isShort(t);
+            int dstColumns = short_ ? newSlidingColumns : newColumns;
+            int dstStride = short_ ? newSlidingStride : newStride;
             ByteBuffer dst = spare[t];
             for (int r = 0; r < target.size(); r++) {
                 Seat s = target.get(r);
@@ -403,19 +439,21 @@ public final class DecodeBatch implements AutoCloseable {
                 if (old >= 0) {
                     src = past[t];
                     srcRow = old;
-                    srcStride = stride;
-                    srcColumns = columns;
+                    srcStride = short_ ? slidingStride : stride;
+                    srcColumns = short_ ? slidingColumns : columns;
                 } else {
                     src = s.prefillCache[t];
                     srcRow = 0;
                     srcStride = s.length;
                     srcColumns = s.length;
                 }
-                int len = s.length * columnBytes;
+                // The row's newest columns: all of them, or on a short layer those its window still needs.
+                int kept = Math.min(s.length, dstColumns);
+                int len = kept * columnBytes;
                 for (int h = 0; h < heads; h++) {
-                    int from = Math.toIntExact(((long) (srcRow * heads + h) * srcStride + srcColumns - s.length) * columnBytes);
-                    int block = Math.toIntExact((long) (r * heads + h) * newStride * columnBytes);
-                    int pad = (newColumns - s.length) * columnBytes;
+                    int from = Math.toIntExact(((long) (srcRow * heads + h) * srcStride + srcColumns - kept) * columnBytes);
+                    int block = Math.toIntExact((long) (r * heads + h) * dstStride * columnBytes);
+                    int pad = (dstColumns - kept) * columnBytes;
                     zero(dst, block, pad);
                     dst.put(block + pad, src, from, len);
                 }
@@ -431,18 +469,35 @@ public final class DecodeBatch implements AutoCloseable {
         ByteBuffer[] swap = past;
         past = spare;
         spare = shared ? null : swap;
+        long held = 0;
+        for (ByteBuffer[] buffers : new ByteBuffer[][] {past, spare}) {
+            for (int t = 0; buffers != null && t < buffers.length; t++) {
+                held += buffers[t] == null ? 0 : buffers[t].capacity();
+            }
+        }
+        peakCacheBytes = Math.max(peakCacheBytes, held);
         columns = newColumns;
         stride = newStride;
+        slidingColumns = newSlidingColumns;
+        slidingStride = newSlidingStride;
     }
 
-    /** Fresh buffers of exactly {@code rows} x kv_heads x {@code columns} (shared mode: one cache, allocated per layout). */
-    private ByteBuffer[] exact(int rows, int columns) {
+    /** Whether cache tensor {@code t} (key and value of each layer in turn) belongs to a sliding layer kept short. */
+    private boolean isShort(int t) {
+        return sliding != null && sliding.sliding(t / 2);
+    }
+
+    /**
+     * Fresh buffers of exactly {@code rows} x kv_heads x {@code columns} ({@code slidingColumns} on sliding layers kept
+     * short); shared mode: one cache, allocated per layout.
+     */
+    private ByteBuffer[] exact(int rows, int columns, int slidingColumns) {
         ByteBuffer[] buffers = new ByteBuffer[2 * sig.layers()];
-        long bytes = (long) rows * sig.kvHeads() * columns * columnBytes;
-        if (bytes > Integer.MAX_VALUE) {
-            throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
-        }
         for (int t = 0; t < buffers.length; t++) {
+            long bytes = (long) rows * sig.kvHeads() * (isShort(t) ? slidingColumns : columns) * columnBytes;
+            if (bytes > Integer.MAX_VALUE) {
+                throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
+            }
             buffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
         }
         return buffers;
@@ -495,8 +550,9 @@ public final class DecodeBatch implements AutoCloseable {
                 ids.put(r, s.token);
                 positions.put(r, (long) rt.firstPosition() + s.length);
                 int padding = columns - s.length;
+                int evicted = columns - slidingColumns;
                 for (int j = 0; j < total; j++) {
-                    mask.put(r * total + j, j < padding ? 0L : 1L);
+                    mask.put(r * total + j, j < padding ? 0L : j < evicted ? GraphNames.SLIDING_EVICTED_MASK_VALUE : 1L);
                 }
             }
         }
@@ -527,12 +583,14 @@ public final class DecodeBatch implements AutoCloseable {
             Map<String, OnnxValue> pinned = new HashMap<>();
             long[] pastShape = {n, heads, shared ? stride : columns, sig.headDim()};
             long[] presentShape = {n, heads, shared ? stride : total, sig.headDim()};
+            long[] shortShape = {n, heads, slidingStride, sig.headDim()};
             ByteBuffer[] present = shared ? past : spare;
             for (int i = 0; i < sig.layers(); i++) {
-                inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], pastShape)));
-                inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], pastShape)));
-                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(present[2 * i], presentShape)));
-                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(present[2 * i + 1], presentShape)));
+                boolean short_ = isShort(2 * i);
+                inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], short_ ? shortShape : pastShape)));
+                inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], short_ ? shortShape : pastShape)));
+                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(present[2 * i], short_ ? shortShape : presentShape)));
+                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(present[2 * i + 1], short_ ? shortShape : presentShape)));
             }
             int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
             ByteBuffer logitsBytes = null;
@@ -595,6 +653,7 @@ public final class DecodeBatch implements AutoCloseable {
             lock.notifyAll();
         }
         columns++;
+        slidingColumns++;
         if (!shared) {
             ByteBuffer[] swap = past;
             past = spare;
@@ -611,6 +670,11 @@ public final class DecodeBatch implements AutoCloseable {
         synchronized (lock) {
             return new long[][] {stepsByRows.clone(), nanosByRows.clone()};
         }
+    }
+
+    /** The most bytes the batch's KV-cache buffers have held at once (one layout, both buffers when they swap). */
+    public long peakCacheBytes() {
+        return peakCacheBytes;
     }
 
     private OnnxTensor cacheTensor(ByteBuffer buffer, long[] shape) throws OrtException {

@@ -25,6 +25,16 @@ public record GraphNames(
      */
     public static final long IMAGE_TOKEN_MASK_VALUE = 2;
 
+    /**
+     * The {@code attention_mask} value that marks a token the sliding-window layers' cache no longer
+     * holds, in graphs whose conversion.json has {@code slidingWindowCache} ({@link SlidingWindowCache}):
+     * global layers attend to it like a 1; on sliding layers the cache begins after the last such
+     * column. Such columns are a prefix of the mask, the same length in every row of a batch (the
+     * longest row has no padding, so its count of marks is that length). A 0/1 mask marks none, and
+     * every layer then sees the whole cache, as before.
+     */
+    public static final long SLIDING_EVICTED_MASK_VALUE = 3;
+
     /** The names transformers.js exports use. */
     public static GraphNames transformersJs() {
         return new GraphNames("input_ids", "inputs_embeds", "attention_mask", "position_ids",

@@ -37,6 +37,7 @@ public final class GraphSignatures {
      * @param useCacheBranch name of the {@code use_cache_branch} input, null when the graph has none
      * @param imageMaskValue attention_mask value marking image tokens at prefill, 0 when the graph has no such rule
      * @param sharedKvBuffer whether a decode step may take one buffer as past and pinned present (ModelConfig)
+     * @param slidingCache the sliding-window layers whose cache a decode step may shorten (ModelConfig), null when none
      * @param pastKeys past key input names by layer (likewise values, present keys, present values)
      * @param kvType element type of the cache (FLOAT or FLOAT16)
      * @param kvHeads cache heads
@@ -47,7 +48,8 @@ public final class GraphSignatures {
      */
     public record Decoder(
             boolean takesEmbeds, String tokenInput, OnnxJavaType embedsType, String attentionMask, String positionIds,
-            String numLogitsToKeep, boolean lastLogitsOnly, String useCacheBranch, long imageMaskValue, boolean sharedKvBuffer, String[] pastKeys, String[] pastValues, String[] presentKeys,
+            String numLogitsToKeep, boolean lastLogitsOnly, String useCacheBranch, long imageMaskValue, boolean sharedKvBuffer,
+            SlidingWindowCache slidingCache, String[] pastKeys, String[] pastValues, String[] presentKeys,
             String[] presentValues, OnnxJavaType kvType, long kvHeads, long headDim, String logits, OnnxJavaType logitsType,
             long vocab) {
 
@@ -186,8 +188,23 @@ public final class GraphSignatures {
         long[] logitsShape = logits.getShape();
         boolean lastOnly = keep != null || (logitsShape.length == 3 && logitsShape[1] == 1);
         return new Decoder(embeds, token, embeds ? tokenInfo.type : null, names.attentionMask(), positions, keep, lastOnly, cacheBranch,
-                imageMark, config.kvCacheSharedBuffer(),
+                imageMark, config.kvCacheSharedBuffer(), slidingCache(dir, file, config, pk.length),
                 pk, pv, ok, ov, kvType, kvHeads, headDim, names.logits(), logits.type, vocab);
+    }
+
+    private static SlidingWindowCache slidingCache(Path dir, Path file, ModelConfig config, int layers) {
+        SlidingWindowCache c = config.slidingWindowCache();
+        if (c == null) {
+            return null;
+        }
+        if (c.layers().length != layers) {
+            throw ModelLoadException.at(dir, file, "conversion.json's slidingWindowCache names " + c.layers().length
+                    + " layers but the graph has " + layers);
+        }
+        if (!config.kvCacheSharedBuffer()) {
+            throw ModelLoadException.at(dir, file, "conversion.json's slidingWindowCache needs kvCacheSharedBuffer (a fused graph)");
+        }
+        return c;
     }
 
     public static Embedder embedder(Path dir, Path file, OrtSession session, Decoder decoder) {

@@ -52,7 +52,8 @@ public record ModelConfig(
         Integer defaultTopK,
         Double defaultTopP,
         Long attentionMaskImageValue,
-        boolean kvCacheSharedBuffer) {
+        boolean kvCacheSharedBuffer,
+        SlidingWindowCache slidingWindowCache) {
 
     /** Reads the JSON files of {@code dir} for {@code layout}. */
     public static ModelConfig read(Path dir, Layout layout) {
@@ -145,7 +146,28 @@ public record ModelConfig(
                 imageTokenId, boi, eoi, imageToken, imageSeq, template,
                 generation.integer("top_k"), generation.number("top_p"),
                 imageMaskValue(JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD)),
-                JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD).at("kvCacheSharedBuffer").asBoolean(false));
+                JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD).at("kvCacheSharedBuffer").asBoolean(false),
+                slidingWindowCache(JsonFile.optional(dir, ModelDirectory.CONVERSION_RECORD)));
+    }
+
+    /** conversion.json {@code slidingWindowCache}: {@code {"window": 1024, "layers": [true, ..., false]}}, or null. */
+    private static SlidingWindowCache slidingWindowCache(JsonFile conversion) {
+        var node = conversion.at("slidingWindowCache");
+        if (node.isMissingNode() || node.isNull()) {
+            return null;
+        }
+        var layers = node.path("layers");
+        if (!node.path("window").canConvertToInt() || node.path("window").asInt() < 1 || !layers.isArray()) {
+            throw conversion.problem("'slidingWindowCache' needs a positive 'window' and a 'layers' array of booleans");
+        }
+        boolean[] sliding = new boolean[layers.size()];
+        for (int i = 0; i < sliding.length; i++) {
+            if (!layers.get(i).isBoolean()) {
+                throw conversion.problem("'slidingWindowCache.layers' must hold booleans");
+            }
+            sliding[i] = layers.get(i).asBoolean();
+        }
+        return new SlidingWindowCache(node.path("window").asInt(), sliding);
     }
 
     private static Long imageMaskValue(JsonFile conversion) {

@@ -58,6 +58,36 @@ class BenchCommandTest {
         }
         // A longer context reads more cache per token.
         assertTrue(lengths.get(1).get("bytes_per_decoded_token").asLong() > lengths.get(0).get("bytes_per_decoded_token").asLong());
+        // The longest run's cache: at least its context in every layer (this forged model has no sliding-window record).
+        assertTrue(r.get("peak_kv_cache_bytes").asLong() >= kvPerToken * (24 + 4 - 1), r.toString());
+    }
+
+    /** {@code --profile PREFIX} leaves ONNX Runtime's per-operator trace of the decoder: JSON events naming its operators. */
+    @Test
+    void profileWritesOnnxRuntimesPerOperatorTrace() throws Exception {
+        ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly(), tmp.resolve("p"));
+        Path prefix = tmp.resolve("traces").resolve("run");
+        java.nio.file.Files.createDirectories(prefix.getParent());
+        CommandLine cli = MedGemmaCli.commandLine();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(new StringWriter()));
+        cli.setErr(new PrintWriter(err));
+        assertEquals(0, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "8", "--decode-tokens", "3",
+                "--runs", "1", "--warmup", "0", "--bandwidth-mib", "16", "--profile", prefix.toString()), err.toString());
+        java.util.List<Path> traces;
+        try (var files = java.nio.file.Files.list(prefix.getParent())) {
+            traces = files.filter(f -> f.getFileName().toString().startsWith("run") && f.toString().endsWith(".json")).toList();
+        }
+        assertTrue(!traces.isEmpty(), "no trace written");
+        boolean sawRun = false;
+        boolean sawMatMul = false;
+        for (Path trace : traces) {
+            for (JsonNode e : new ObjectMapper().readTree(trace.toFile())) {
+                sawRun |= "model_run".equals(e.path("name").asText());
+                sawMatMul |= e.path("args").path("op_name").asText().contains("MatMul");
+            }
+        }
+        assertTrue(sawRun && sawMatMul, "the traces should time the decoder's runs and its MatMul nodes: " + traces);
     }
 
     @Test

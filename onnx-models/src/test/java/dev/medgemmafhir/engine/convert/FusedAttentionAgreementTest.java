@@ -21,7 +21,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -261,6 +265,73 @@ class FusedAttentionAgreementTest {
         try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults());
              MedGemmaModel standard = MedGemmaModel.load(fp32Standard, "fp32", RuntimeOptions.defaults())) {
             assertEquals(greedy(standard, prompt, newTokens), greedy(fused, prompt, newTokens));
+        }
+    }
+
+    /**
+     * The sliding layers' cache holds their window only: the conversion record names Gemma 3's layer kinds (every
+     * sixth layer global) and the window, and over a 600-token generation the batch's cache never exceeds the global
+     * layers' full context plus the sliding layers' window and free room (256 columns), about half of every layer's
+     * full context here (the tokens themselves are checked against the standard graph above, where every layer keeps
+     * every column).
+     */
+    @Test
+    void slidingLayersKeepOnlyTheirWindowOfTheCache() throws Exception {
+        CheckpointForge.Shape s = text.shape();
+        JsonNode record = new ObjectMapper().readTree(fp32Fused.resolve("conversion.json").toFile()).path("slidingWindowCache");
+        assertEquals(s.slidingWindow(), record.path("window").asInt());
+        int slidingLayers = 0;
+        for (int i = 0; i < s.layers(); i++) {
+            boolean sliding = (i + 1) % 6 != 0;
+            assertEquals(sliding, record.path("layers").path(i).asBoolean(!sliding), "layer " + i);
+            slidingLayers += sliding ? 1 : 0;
+        }
+        int[] prompt = prompts.get(0);
+        int newTokens = 600;
+        try (MedGemmaModel fused = MedGemmaModel.load(fp32Fused, "fp32", RuntimeOptions.defaults())) {
+            assertEquals(newTokens, greedy(fused, prompt, newTokens).size());
+            long column = 2L * s.kvHeads() * s.headDim() * Float.BYTES; // key and value of one layer, one token
+            int context = prompt.length + newTokens;
+            long bound = column * ((long) (s.layers() - slidingLayers) * context + (long) slidingLayers * (s.slidingWindow() - 1 + 256));
+            long full = column * s.layers() * context;
+            long peak = fused.peakKvCacheBytes();
+            assertTrue(bound < full * 0.6, "the test's bound " + bound + " should be well under the full cache " + full);
+            assertTrue(peak > 0 && peak <= bound, "peak KV cache " + peak + " bytes, bound " + bound + ", full " + full);
+        }
+    }
+
+    /**
+     * A model converted before the sliding-window cache (no {@code slidingWindowCache} in conversion.json) is decoded
+     * with every layer's full cache and 0/1 masks, and still gives the reference's tokens.
+     */
+    @Test
+    void aConversionRecordWithoutTheSlidingCacheDecodesWithTheFullCache() throws Exception {
+        Path old = temp.resolve("fp32-fused-without-sliding-record");
+        if (!Files.exists(old)) {
+            Files.createDirectories(old);
+            try (var files = Files.list(fp32Fused)) {
+                for (Path f : files.toList()) {
+                    if (Files.isDirectory(f)) {
+                        Files.createSymbolicLink(old.resolve(f.getFileName()), f);
+                    } else if (!f.getFileName().toString().equals("conversion.json")) {
+                        Files.copy(f, old.resolve(f.getFileName()));
+                    }
+                }
+            }
+            ObjectMapper json = new ObjectMapper();
+            ObjectNode record = (ObjectNode) json.readTree(fp32Fused.resolve("conversion.json").toFile());
+            assertTrue(record.remove("slidingWindowCache") != null);
+            json.writeValue(old.resolve("conversion.json").toFile(), record);
+        }
+        GemmaReference reference = new GemmaReference(text, true);
+        int[] prompt = prompts.get(1);
+        try (MedGemmaModel model = MedGemmaModel.load(old, "fp32", RuntimeOptions.defaults())) {
+            assertEquals(null, model.decoderSignature().slidingCache());
+            assertEquals(reference.greedy(prompt, NEW_TOKENS, -1, null), greedy(model, prompt));
+            CheckpointForge.Shape s = text.shape();
+            long column = 2L * s.kvHeads() * s.headDim() * Float.BYTES;
+            assertTrue(model.peakKvCacheBytes() >= column * s.layers() * (prompt.length + NEW_TOKENS - 1),
+                    "without the record every layer keeps every column: " + model.peakKvCacheBytes());
         }
     }
 
