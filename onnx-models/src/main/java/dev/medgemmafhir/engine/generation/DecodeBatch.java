@@ -243,16 +243,24 @@ public final class DecodeBatch implements AutoCloseable {
     /**
      * Hands a prefilled sequence to the batch.
      *
-     * @param cache the prefill's {@code present.*} outputs, {@code [1, kv_heads, length, head_dim]}; copied, the caller closes them
+     * @param cache the prefill's {@code present.*} outputs, {@code [1, kv_heads, columns, head_dim]}: {@code length}
+     *     columns, or on a sliding layer kept short at least its window's (a chunked prefill drops older ones); copied,
+     *     the caller closes them
      * @param length tokens in that cache
      */
     public Seat join(OrtSession.Result cache, int length, int finalLength, Cancellation cancellation) throws OrtException {
         ByteBuffer[] copy = new ByteBuffer[2 * sig.layers()];
-        for (int i = 0; i < sig.layers(); i++) {
-            copy[2 * i] = tensor(cache, sig.presentKeys()[i]).getByteBuffer();
-            copy[2 * i + 1] = tensor(cache, sig.presentValues()[i]).getByteBuffer();
+        int[] columnsOf = new int[copy.length];
+        for (int t = 0; t < copy.length; t++) {
+            OnnxTensor present = tensor(cache, t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2]);
+            copy[t] = present.getByteBuffer();
+            columnsOf[t] = Math.toIntExact(present.getInfo().getShape()[2]);
+            int needed = isShort(t) ? Math.min(length, sliding.keptColumns()) : length;
+            if (columnsOf[t] < needed || columnsOf[t] > length) {
+                throw new EngineException("prefill cache tensor " + t + " has " + columnsOf[t] + " columns for " + length + " tokens");
+            }
         }
-        return new Seat(copy, length, finalLength, cancellation);
+        return new Seat(copy, columnsOf, length, finalLength, cancellation);
     }
 
     private static OnnxTensor tensor(OrtSession.Result r, String name) {
@@ -266,6 +274,7 @@ public final class DecodeBatch implements AutoCloseable {
         private final int finalLength;
         private float[] logits;
         private ByteBuffer[] prefillCache;
+        private int[] prefillColumns;
         private int length;
         private int token;
         private boolean ready;
@@ -273,8 +282,9 @@ public final class DecodeBatch implements AutoCloseable {
         private boolean leaving;
         private RuntimeException failure;
 
-        private Seat(ByteBuffer[] prefillCache, int length, int finalLength, Cancellation cancellation) {
+        private Seat(ByteBuffer[] prefillCache, int[] prefillColumns, int length, int finalLength, Cancellation cancellation) {
             this.prefillCache = prefillCache;
+            this.prefillColumns = prefillColumns;
             this.finalLength = finalLength;
             this.length = length;
             this.cancellation = cancellation;
@@ -444,8 +454,8 @@ public final class DecodeBatch implements AutoCloseable {
                 } else {
                     src = s.prefillCache[t];
                     srcRow = 0;
-                    srcStride = s.length;
-                    srcColumns = s.length;
+                    srcStride = s.prefillColumns[t];
+                    srcColumns = s.prefillColumns[t];
                 }
                 // The row's newest columns: all of them, or on a short layer those its window still needs.
                 int kept = Math.min(s.length, dstColumns);
@@ -462,6 +472,7 @@ public final class DecodeBatch implements AutoCloseable {
         synchronized (lock) {
             for (Seat s : target) {
                 s.prefillCache = null;
+                s.prefillColumns = null;
             }
             rows.clear();
             rows.addAll(target);

@@ -14,6 +14,7 @@ import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.engine.InvalidInputException;
 import dev.medgemmafhir.engine.StopReason;
 import dev.medgemmafhir.engine.TextStreamListener;
+import dev.medgemmafhir.engine.model.GraphNames;
 import dev.medgemmafhir.engine.model.GraphSignatures;
 import dev.medgemmafhir.engine.prompt.StopStrings;
 import dev.medgemmafhir.engine.prompt.StreamingDetokenizer;
@@ -64,6 +65,12 @@ public final class Generation {
     // Native state; every tensor is closed in close().
     private OrtSession.RunOptions runOptions;
     private OrtSession.Result past;
+    /**
+     * Between prefill runs of a model with a sliding-window cache: per cache tensor, the sliding layers' last
+     * {@code window - 1} columns copied out of {@link #past} (null for global layers), fed instead of the whole present.
+     */
+    private OnnxTensor[] slidingPast;
+    private int slidingPastColumns;
     private OnnxTensor[] emptyPast;
     private OnnxTensor keepOne;
     private OnnxTensor cacheBranchOn;
@@ -284,6 +291,11 @@ public final class Generation {
         if (rt.options().prefillChunkTokens() > 0) {
             return Math.min(promptLength, rt.options().prefillChunkTokens());
         }
+        if (sig.lastLogitsOnly() && sig.slidingCache() != null && batch != null) {
+            // Runs of one window: between them the sliding layers' cache is cut back to the window, so a long
+            // prompt's sliding layers attend over at most two windows per token instead of the whole prompt.
+            return Math.min(promptLength, Math.max(1, sig.slidingCache().window()));
+        }
         if (sig.lastLogitsOnly()) {
             return promptLength;
         }
@@ -299,6 +311,15 @@ public final class Generation {
      */
     private LongBuffer maskFor(int start, int len, boolean prompting) {
         int total = start + len;
+        if (slidingPast != null) {
+            // The tokens the sliding layers' cache no longer holds (GraphNames.SLIDING_EVICTED_MASK_VALUE); no images here.
+            LongBuffer marked = directLongs(total);
+            int evicted = start - slidingPastColumns;
+            for (int i = 0; i < total; i++) {
+                marked.put(i, i < evicted ? GraphNames.SLIDING_EVICTED_MASK_VALUE : 1L);
+            }
+            return marked;
+        }
         if (!prompting || sig.imageMaskValue() == 0 || !hasImageTokens()) {
             return slice(ones, total);
         }
@@ -359,6 +380,9 @@ public final class Generation {
                 runDecoder(token, start, len, true);
             } finally {
                 token.close();
+            }
+            if (start + len < promptLength && chunk < promptLength && sig.slidingCache() != null && batch != null) {
+                evictSlidingColumns(start + len);
             }
         }
         for (OnnxTensor t : emptyPast) {
@@ -431,8 +455,8 @@ public final class Generation {
                 inputs.put(sig.useCacheBranch(), start > 0 ? cacheBranchOn : cacheBranchOff);
             }
             for (int i = 0; i < sig.layers(); i++) {
-                inputs.put(sig.pastKeys()[i], start == 0 ? emptyPast[2 * i] : pastTensor(sig.presentKeys()[i]));
-                inputs.put(sig.pastValues()[i], start == 0 ? emptyPast[2 * i + 1] : pastTensor(sig.presentValues()[i]));
+                inputs.put(sig.pastKeys()[i], start == 0 ? emptyPast[2 * i] : pastTensor(2 * i, sig.presentKeys()[i]));
+                inputs.put(sig.pastValues()[i], start == 0 ? emptyPast[2 * i + 1] : pastTensor(2 * i + 1, sig.presentValues()[i]));
             }
             int rows = sig.lastLogitsOnly() ? 1 : len;
             if (logitsBytes != null) {
@@ -465,12 +489,64 @@ public final class Generation {
         if (past != null) {
             past.close();
         }
+        closeSlidingPast();
         past = result;
     }
 
-    private OnnxTensor pastTensor(String presentName) {
+    private OnnxTensor pastTensor(int t, String presentName) {
+        if (slidingPast != null && slidingPast[t] != null) {
+            return slidingPast[t];
+        }
         OnnxValue v = past.get(presentName).orElseThrow(() -> new EngineException("decoder returned no '" + presentName + "'"));
         return (OnnxTensor) v;
+    }
+
+    /**
+     * Keeps only the last {@code window - 1} of the {@code total} columns of each sliding layer's present for the next
+     * prefill run (the global layers' presents are passed on whole); the mask then marks the columns dropped.
+     */
+    private void evictSlidingColumns(int total) throws OrtException {
+        int kept = Math.min(total, sig.slidingCache().keptColumns());
+        OnnxTensor[] next = new OnnxTensor[2 * sig.layers()];
+        int elem = sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        int column = Math.toIntExact(sig.headDim() * elem);
+        int heads = (int) sig.kvHeads();
+        try {
+            for (int t = 0; t < next.length; t++) {
+                if (!sig.slidingCache().sliding(t / 2)) {
+                    continue;
+                }
+                String name = t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2];
+                ByteBuffer src = pastTensor(t, name).getByteBuffer();
+                int srcColumns = src.remaining() / (heads * column);
+                ByteBuffer dst = ByteBuffer.allocateDirect(heads * kept * column).order(ByteOrder.nativeOrder());
+                for (int h = 0; h < heads; h++) {
+                    dst.put(h * kept * column, src, (h * srcColumns + srcColumns - kept) * column, kept * column);
+                }
+                next[t] = OnnxTensor.createTensor(rt.env(), dst, new long[] {1, heads, kept, sig.headDim()}, sig.kvType());
+            }
+        } catch (OrtException | RuntimeException e) {
+            for (OnnxTensor tensor : next) {
+                if (tensor != null) {
+                    tensor.close();
+                }
+            }
+            throw e;
+        }
+        closeSlidingPast();
+        slidingPast = next;
+        slidingPastColumns = kept;
+    }
+
+    private void closeSlidingPast() {
+        if (slidingPast != null) {
+            for (OnnxTensor t : slidingPast) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+            slidingPast = null;
+        }
     }
 
     private void readLastRow(int rows) {
@@ -634,6 +710,7 @@ public final class Generation {
             past.close();
             past = null;
         }
+        closeSlidingPast();
         if (emptyPast != null) {
             for (OnnxTensor t : emptyPast) {
                 t.close();
