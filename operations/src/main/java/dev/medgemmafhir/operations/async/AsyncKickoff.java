@@ -21,6 +21,8 @@ public final class AsyncKickoff {
 
   /** Path of the status endpoint, relative to the FHIR base. */
   public static final String STATUS_OPERATION = "$async-status";
+  /** The {@code Prefer} token (RFC 7240 allows extension preferences) asking for no second live job. */
+  public static final String UNLESS_RUNNING = "unless-running";
   private static final String ACCEPTED = AsyncKickoff.class.getName() + ".accepted";
 
   private final AsyncJobs jobs;
@@ -42,20 +44,38 @@ public final class AsyncKickoff {
     return prefer != null && prefer.toLowerCase(Locale.ROOT).contains("respond-async");
   }
 
-  /** Stores and starts the job; returns the body of the 202 answer. */
+  /**
+   * Whether the client asked for no second job ({@code Prefer: respond-async, unless-running}): start
+   * one only when no job of the operation on the same resource is queued or running on any replica.
+   */
+  public static boolean unlessRunning(RequestDetails request) {
+    String prefer = request.getHeader("Prefer");
+    return prefer != null && java.util.Arrays.stream(prefer.split(","))
+        .anyMatch(preference -> UNLESS_RUNNING.equalsIgnoreCase(preference.strip()));
+  }
+
+  /**
+   * Stores and starts the job; returns the body of the 202 answer. With {@link #unlessRunning} and a
+   * live job of the operation on the target, starts nothing and answers with that job's status URL
+   * and an issue coded {@code duplicate}.
+   */
   public OperationOutcome accept(AiTask task, RequestDetails request) {
     RequestDetails kickoff = detached(request);
-    String id = jobs.submit(task, (status, result) -> jobEnd.ended(kickoff, status, result));
-    String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + id;
+    java.util.function.BiConsumer<Integer, org.hl7.fhir.r4.model.Resource> onEnd =
+        (status, result) -> jobEnd.ended(kickoff, status, result);
+    AsyncJobs.Submitted job = unlessRunning(request) ? jobs.submitUnlessLive(task, onEnd)
+        : new AsyncJobs.Submitted(jobs.submit(task, onEnd), true);
+    String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + job.id();
     if (request instanceof ca.uhn.fhir.rest.server.servlet.ServletRequestDetails servlet) {
       servlet.getServletResponse().addHeader("Content-Location", statusUrl);
     }
     request.getUserData().put(ACCEPTED, Boolean.TRUE);
     OperationOutcome outcome = new OperationOutcome();
     outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
-        .setCode(OperationOutcome.IssueType.INFORMATIONAL)
-        .setDiagnostics("Accepted: $" + task.operation() + " on " + task.target() + " runs as job " + id
-            + "; poll " + statusUrl);
+        .setCode(job.started() ? OperationOutcome.IssueType.INFORMATIONAL : OperationOutcome.IssueType.DUPLICATE)
+        .setDiagnostics((job.started() ? "Accepted: $" + task.operation() + " on " + task.target() + " runs as job "
+            : "Not started: $" + task.operation() + " on " + task.target() + " is already queued or running as job ")
+            + job.id() + "; poll " + statusUrl);
     return outcome;
   }
 
