@@ -3,7 +3,10 @@ package dev.medgemmafhir.operations.queue;
 import dev.medgemmafhir.operations.OperationErrors;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import dev.medgemmafhir.engine.Cancellation;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -42,8 +45,19 @@ public final class InferenceQueue {
     void close();
   }
 
+  /** How often a waiting synchronous caller looks whether it gave up. */
+  private static final long GAVE_UP_CHECK_MILLIS = 50;
+
   /** For a synchronous request: a slot now, a wait when there is room to wait, else 429. */
   public Permit enterOrReject() throws InterruptedException {
+    return enterOrReject(Cancellation.none());
+  }
+
+  /**
+   * As {@link #enterOrReject()}; a caller that gives up while it waits ({@code cancellation}, e.g. a
+   * streaming client that went away) leaves the waiting room with a {@link CancellationException}.
+   */
+  public Permit enterOrReject(Cancellation cancellation) throws InterruptedException {
     if (slots.tryAcquire()) {
       return granted();
     }
@@ -53,7 +67,11 @@ public final class InferenceQueue {
         throw new OperationErrors.QueueFull("The inference queue of model '" + modelId + "' is full ("
             + maxWaiting + " waiting); retry later or use Prefer: respond-async", retryAfterSeconds);
       }
-      slots.acquire();
+      while (!slots.tryAcquire(GAVE_UP_CHECK_MILLIS, TimeUnit.MILLISECONDS)) {
+        if (cancellation.isCancelled()) {
+          throw new CancellationException("gave up waiting for model '" + modelId + "'");
+        }
+      }
     } finally {
       waiting.decrementAndGet();
     }

@@ -71,8 +71,13 @@ public final class AiTaskRunner {
       java.util.function.Supplier<RuntimeException> interrupted) {
     long arrived = System.nanoTime();
     task.request(); // inputs are fetched before taking a model slot
-    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
+    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject(cancellation)) {
+      if (cancellation.isCancelled()) {
+        throw new Cancelled();
+      }
       return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived).reply();
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled(); // the caller went away while it waited for the model
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw interrupted.get();
@@ -152,8 +157,8 @@ public final class AiTaskRunner {
     generated = new GenerationResult(ModelText.clean(generated.text()), generated.promptTokenIds(),
         generated.generatedTokenIds(), generated.stopReason(), generated.prefillMillis(), generated.decodeMillis(),
         generated.executionProvider());
-    if (generated.stopReason() == StopReason.CANCELLED) {
-      throw new Cancelled();
+    if (generated.stopReason() == StopReason.CANCELLED || cancellation.isCancelled()) {
+      throw new Cancelled(); // also when the caller went away as the last text came: nothing is written
     }
     progress.report("writing the draft");
     ResultWriter.Placeholders placeholders = task.persist()
