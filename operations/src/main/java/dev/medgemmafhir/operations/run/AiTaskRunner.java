@@ -142,7 +142,10 @@ public final class AiTaskRunner {
     long start = System.nanoTime();
     try {
       generated = task.model().engine().generate(task.request(), delta -> {
-        firstText.compareAndSet(0, System.nanoTime());
+        long now = System.nanoTime();
+        if (firstText.compareAndSet(0, now)) {
+          recordFirstText(task, now - started);
+        }
         tokens.onText(delta);
         int total = chars.addAndGet(delta.length());
         progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
@@ -177,6 +180,14 @@ public final class AiTaskRunner {
         generated.generatedTokenIds().length, generated.stopReason(),
         firstText.get() == 0 ? -1 : (firstText.get() - started) / 1_000_000, (done - started) / 1_000_000);
     return new Written(stored, task.reply(stored));
+  }
+
+  /** What a caller waits before the first text: inputs, the wait for a model slot and the prefill. */
+  private void recordFirstText(AiTask task, long nanos) {
+    Timer.builder("medgemma.generation.first.token")
+        .description("Time from the operation's start to the first generated text (inputs, queue wait and prefill)")
+        .tag("model", task.model().id()).tag("operation", task.operation()).register(meters)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   private void record(AiTask task, GenerationResult generated, long nanos) {
