@@ -39,6 +39,7 @@ public final class EventStream {
   private final Cancellation cancellation;
   private OutputStream out;
   private boolean broken;
+  private long lastWrite;
 
   /** The interceptor instance. */
   public EventStream() {
@@ -68,8 +69,14 @@ public final class EventStream {
     send("token", "{\"text\":" + jsonString(delta) + "}");
   }
 
-  /** An SSE comment line: ignored by clients, it keeps the connection busy and tells whether the client is there. */
-  public synchronized void keepalive() {
+  /**
+   * An SSE comment line, unless something was written within {@code idle}: ignored by clients, it
+   * keeps the connection busy and tells whether the client is there.
+   */
+  public synchronized void keepalive(java.time.Duration idle) {
+    if (out != null && System.nanoTime() - lastWrite < idle.toNanos()) {
+      return; // text is flowing: its writes do the same
+    }
     write(": keepalive\n\n");
   }
 
@@ -117,6 +124,7 @@ public final class EventStream {
       }
       out.write(text.getBytes(StandardCharsets.UTF_8));
       out.flush();
+      lastWrite = System.nanoTime();
     } catch (IOException | RuntimeException gone) {
       broken = true;
       cancellation.cancel();
