@@ -56,10 +56,6 @@ public final class AsyncJobStore {
   }
 
   public void insert(String id, String operation, String target, String owner, Instant now) {
-    insert(jdbc, id, operation, target, owner, now);
-  }
-
-  private static void insert(JdbcTemplate jdbc, String id, String operation, String target, String owner, Instant now) {
     Timestamp ts = Timestamp.from(now);
     jdbc.update("INSERT INTO mgf_async_job (job_id, operation, target, state, progress, owner, created_at, updated_at,"
         + " heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", id, operation, target, State.QUEUED.name(), "queued",
@@ -76,24 +72,24 @@ public final class AsyncJobStore {
   public Optional<String> insertUnlessLive(String id, String operation, String target, String owner, Instant now) {
     if (!postgres) {
       synchronized (H2_LIVE_JOB_LOCK) {
-        return insertUnlessLive(jdbc, id, operation, target, owner, now);
+        return checkAndInsert(id, operation, target, owner, now);
       }
     }
     return ownTransaction.execute(status -> {
       // Two ints: a fixed class for this table, and the key's hash (a collision only serialises two kick-offs).
       jdbc.queryForList("SELECT pg_advisory_xact_lock(?, ?)", ADVISORY_LOCK_CLASS, (operation + "|" + target).hashCode());
-      return insertUnlessLive(jdbc, id, operation, target, owner, now);
+      return checkAndInsert(id, operation, target, owner, now);
     });
   }
 
-  private Optional<String> insertUnlessLive(JdbcTemplate jdbc, String id, String operation, String target,
-      String owner, Instant now) {
+  /** The step {@link #insertUnlessLive} makes atomic; in its transaction on PostgreSQL (the template joins it). */
+  private Optional<String> checkAndInsert(String id, String operation, String target, String owner, Instant now) {
     List<String> live = jdbc.queryForList("SELECT job_id FROM mgf_async_job WHERE operation = ? AND target = ?"
         + " AND state IN ('QUEUED', 'RUNNING') ORDER BY created_at", String.class, operation, target);
     if (!live.isEmpty()) {
       return Optional.of(live.get(0));
     }
-    insert(jdbc, id, operation, target, owner, now);
+    insert(id, operation, target, owner, now);
     return Optional.empty();
   }
 
