@@ -111,13 +111,15 @@ public final class AiTaskRunner {
       throw new Cancelled();
     }
     progress.report("queued for model " + task.model().id());
-    try (InferenceQueue.Permit permit = task.model().queue().enter()) {
+    try (InferenceQueue.Permit permit = task.model().queue().enter(cancellation)) {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
       Written written = generateAndWrite(task, progress, TextStreamListener.NONE, cancellation, started);
       return new Accepted(written.reply(), written.stored() == null ? null : location(written.stored()),
           written.stored() != null);
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled(); // cancelled while it waited for the model
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
