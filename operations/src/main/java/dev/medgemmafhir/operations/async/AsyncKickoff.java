@@ -56,26 +56,39 @@ public final class AsyncKickoff {
 
   /**
    * Stores and starts the job; returns the body of the 202 answer. With {@link #unlessRunning} and a
-   * live job of the operation on the target, starts nothing and answers with that job's status URL
-   * and an issue coded {@code duplicate}.
+   * live job of the operation on the target, starts nothing and answers 200 with an issue coded
+   * {@code duplicate}: that job's id is no part of the answer, since whoever holds it may poll and
+   * cancel the job, which may be another client's.
    */
   public OperationOutcome accept(AiTask task, RequestDetails request) {
     RequestDetails kickoff = detached(request);
     java.util.function.BiConsumer<Integer, org.hl7.fhir.r4.model.Resource> onEnd =
         (status, result) -> jobEnd.ended(kickoff, status, result);
-    AsyncJobs.Submitted job = unlessRunning(request) ? jobs.submitUnlessLive(task, onEnd)
-        : new AsyncJobs.Submitted(jobs.submit(task, onEnd), true);
-    String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + job.id();
+    OperationOutcome outcome = new OperationOutcome();
+    if (unlessRunning(request)) {
+      AsyncJobs.Submitted job = jobs.submitUnlessLive(task, onEnd);
+      if (!job.started()) {
+        outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
+            .setCode(OperationOutcome.IssueType.DUPLICATE)
+            .setDiagnostics("Not started: $" + task.operation() + " on " + task.target()
+                + " is already queued or running");
+        return outcome;
+      }
+      return accepted(task, job.id(), request, outcome);
+    }
+    return accepted(task, jobs.submit(task, onEnd), request, outcome);
+  }
+
+  private static OperationOutcome accepted(AiTask task, String id, RequestDetails request, OperationOutcome outcome) {
+    String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + id;
     if (request instanceof ca.uhn.fhir.rest.server.servlet.ServletRequestDetails servlet) {
       servlet.getServletResponse().addHeader("Content-Location", statusUrl);
     }
     request.getUserData().put(ACCEPTED, Boolean.TRUE);
-    OperationOutcome outcome = new OperationOutcome();
     outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
-        .setCode(job.started() ? OperationOutcome.IssueType.INFORMATIONAL : OperationOutcome.IssueType.DUPLICATE)
-        .setDiagnostics((job.started() ? "Accepted: $" + task.operation() + " on " + task.target() + " runs as job "
-            : "Not started: $" + task.operation() + " on " + task.target() + " is already queued or running as job ")
-            + job.id() + "; poll " + statusUrl);
+        .setCode(OperationOutcome.IssueType.INFORMATIONAL)
+        .setDiagnostics("Accepted: $" + task.operation() + " on " + task.target() + " runs as job " + id
+            + "; poll " + statusUrl);
     return outcome;
   }
 

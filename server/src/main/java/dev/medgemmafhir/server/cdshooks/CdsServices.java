@@ -141,7 +141,7 @@ public final class CdsServices {
     // kick-off itself checks the shared job table and stores the job in one step ("unless-running").
     LoopbackFhir.Response kickoff = fhir.post(encounter + "/$summarize", authorization, parameters.toString(),
         "respond-async, " + AsyncKickoff.UNLESS_RUNNING);
-    if (kickoff.status() == 202 && "duplicate".equals(json(kickoff.body()).path("issue").path(0).path("code").asText())) {
+    if (kickoff.ok() && "duplicate".equals(json(kickoff.body()).path("issue").path(0).path("code").asText())) {
       return card("An AI discharge summary is being drafted", "It will appear in the review app when it is ready"
           + " and stays a draft until a clinician verifies it.", "info", link, "Open the review app");
     }
