@@ -371,6 +371,16 @@ class ChartTest {
   }
 
   @Test
+  void theStreamHeartbeatReachesTheServer() throws IOException {
+    assertEquals("5s", RenderedChart.render(null, WITH_ISSUER).applicationYaml().path("medgemma").path("operations")
+        .path("stream-heartbeat").asText(), "the server's default, stated");
+    Map<String, Object> sets = new java.util.HashMap<>(WITH_ISSUER);
+    sets.put("streaming.heartbeat", "15s");
+    assertEquals("15s", RenderedChart.render(null, sets).applicationYaml().path("medgemma").path("operations")
+        .path("stream-heartbeat").asText());
+  }
+
+  @Test
   void aSitesSynonymsForAskBecomeAFileTheServerIsPointedAt() throws IOException {
     RenderedChart plain = RenderedChart.render(null, WITH_ISSUER);
     assertTrue(plain.applicationYaml().path("medgemma").path("operations").path("ask").path("synonyms").isMissingNode(),

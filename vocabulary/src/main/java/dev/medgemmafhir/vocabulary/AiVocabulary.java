@@ -67,6 +67,11 @@ public final class AiVocabulary {
   public static final String SUMMARIZE = "$summarize";
   public static final String DRAFT_REPORT = "$draft-report";
   public static final String ASK = "$ask";
+  /**
+   * The parameter of {@code $ask}'s answer (a Parameters resource, stored nowhere) that names the
+   * DocumentReference the answer was kept as ({@code persist=true}); the audit trail names it too.
+   */
+  public static final String ASK_DOCUMENT_PARAMETER = "document";
   public static final String VERIFY = "$verify";
   /** The operations that run a model. */
   public static final Set<String> AI_OPERATIONS = Set.of(SUMMARIZE, DRAFT_REPORT, ASK);

@@ -28,6 +28,7 @@ import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Identifier;
+import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.Period;
 import org.hl7.fhir.r4.model.Provenance;
 import org.hl7.fhir.r4.model.Reference;
@@ -190,20 +191,38 @@ public class AuditEventInterceptor {
         .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "4", "Domain Resource"))
         .addDetail().setType("duration-ms").setValue(new StringType(
             Long.toString(end.getTime() - start.getTime())));
-    if (result != null && result.getIdElement().hasIdPart() && !"OperationOutcome".equals(result.fhirType())) {
-      String version = result.getIdElement().getVersionIdPart();
-      event.addEntity()
-          .setWhat(new Reference(result.fhirType() + "/" + result.getIdElement().getIdPart()
-              + (version == null ? "" : "/_history/" + version)))
-          .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
-          .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "3", "Report"));
-    }
+    written(result).ifPresent(written -> event.addEntity()
+        .setWhat(new Reference(written))
+        .setType(new Coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object"))
+        .setRole(new Coding("http://terminology.hl7.org/CodeSystem/object-role", "3", "Report")));
     Object decision = request.getUserData().get(RequestData.DECISION);
     if (decision != null) {
       event.getEntityFirstRep().addDetail().setType("decision")
           .setValue(new StringType(decision.toString()));
     }
     return event;
+  }
+
+  /**
+   * The versioned reference of what the call wrote: the stored resource it returned, or, for an
+   * answer that is not stored itself ({@code $ask}'s Parameters), the DocumentReference it was kept as.
+   */
+  static Optional<String> written(IBaseResource result) {
+    if (result == null || "OperationOutcome".equals(result.fhirType())) {
+      return Optional.empty();
+    }
+    if (result.getIdElement().hasIdPart()) {
+      String version = result.getIdElement().getVersionIdPart();
+      return Optional.of(result.fhirType() + "/" + result.getIdElement().getIdPart()
+          + (version == null ? "" : "/_history/" + version));
+    }
+    if (result instanceof Parameters parameters
+        && parameters.getParameter(AiVocabulary.ASK_DOCUMENT_PARAMETER) != null
+        && parameters.getParameter(AiVocabulary.ASK_DOCUMENT_PARAMETER).getValue() instanceof Reference kept
+        && kept.hasReference()) {
+      return Optional.of(kept.getReference());
+    }
+    return Optional.empty();
   }
 
   private static AuditEventAgentComponent requestor(RequestDetails request) {

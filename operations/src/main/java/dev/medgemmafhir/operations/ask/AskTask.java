@@ -210,7 +210,7 @@ public final class AskTask implements AiTask {
       return draft;
     }
     if (persist && draft.getIdElement().hasIdPart()) {
-      answer.addParameter().setName("document").setValue(new Reference(
+      answer.addParameter().setName(AiVocabulary.ASK_DOCUMENT_PARAMETER).setValue(new Reference(
           draft.fhirType() + "/" + draft.getIdElement().getIdPart() + "/_history/" + draft.getIdElement().getVersionIdPart()));
     }
     return answer;

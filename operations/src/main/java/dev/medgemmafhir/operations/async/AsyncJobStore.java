@@ -9,6 +9,9 @@ import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
 import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.jdbc.datasource.DataSourceTransactionManager;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The asynchronous jobs table ({@code mgf_async_job}) in the server's own database, H2 or
@@ -19,10 +22,22 @@ public final class AsyncJobStore {
   /** Longest stored result; a draft is a few kilobytes. */
   static final int MAX_RESULT_CHARS = 1_000_000;
 
+  /** {@code pg_advisory_xact_lock}'s first key: "mgf_async_job" kick-offs, apart from any other advisory lock. */
+  private static final int ADVISORY_LOCK_CLASS = 0x6d676631;
+  /** H2 runs embedded in one process (its file is locked to it), so a lock of the process is a lock of the database. */
+  private static final Object H2_LIVE_JOB_LOCK = new Object();
+
   private final JdbcTemplate jdbc;
+  /** A transaction of its own, committed before the kick-off answers, whatever the caller's. */
+  private final TransactionTemplate ownTransaction;
+  private final boolean postgres;
 
   public AsyncJobStore(DataSource dataSource) {
     this.jdbc = new JdbcTemplate(dataSource);
+    this.ownTransaction = new TransactionTemplate(new DataSourceTransactionManager(dataSource));
+    ownTransaction.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
+    this.postgres = Boolean.TRUE.equals(jdbc.execute((java.sql.Connection c) ->
+        c.getMetaData().getDatabaseProductName().toLowerCase(java.util.Locale.ROOT).contains("postgres")));
     jdbc.execute("""
         CREATE TABLE IF NOT EXISTS mgf_async_job (
           job_id VARCHAR(64) PRIMARY KEY,
@@ -47,16 +62,40 @@ public final class AsyncJobStore {
         owner, ts, ts, ts);
   }
 
+  /**
+   * Inserts the job unless a job of the same operation on the same target is queued or running, in
+   * one step that concurrent callers on any replica cannot interleave: on PostgreSQL under a
+   * transaction-scoped advisory lock keyed by operation and target (a plain "check, then insert"
+   * lets two callers both see none and both insert); on H2, which one process owns, under a lock of
+   * this process. Returns the live job's id when there was one (and nothing was inserted).
+   */
+  public Optional<String> insertUnlessLive(String id, String operation, String target, String owner, Instant now) {
+    if (!postgres) {
+      synchronized (H2_LIVE_JOB_LOCK) {
+        return checkAndInsert(id, operation, target, owner, now);
+      }
+    }
+    return ownTransaction.execute(status -> {
+      // Two ints: a fixed class for this table, and the key's hash (a collision only serialises two kick-offs).
+      jdbc.queryForList("SELECT pg_advisory_xact_lock(?, ?)", ADVISORY_LOCK_CLASS, (operation + "|" + target).hashCode());
+      return checkAndInsert(id, operation, target, owner, now);
+    });
+  }
+
+  /** The step {@link #insertUnlessLive} makes atomic; in its transaction on PostgreSQL (the template joins it). */
+  private Optional<String> checkAndInsert(String id, String operation, String target, String owner, Instant now) {
+    List<String> live = jdbc.queryForList("SELECT job_id FROM mgf_async_job WHERE operation = ? AND target = ?"
+        + " AND state IN ('QUEUED', 'RUNNING') ORDER BY created_at", String.class, operation, target);
+    if (!live.isEmpty()) {
+      return Optional.of(live.get(0));
+    }
+    insert(id, operation, target, owner, now);
+    return Optional.empty();
+  }
+
   public Optional<AsyncJob> find(String id) {
     List<AsyncJob> jobs = jdbc.query("SELECT * FROM mgf_async_job WHERE job_id = ?", this::map, id);
     return jobs.stream().findFirst();
-  }
-
-  /** Whether a job of {@code operation} (e.g. {@code summarize}) on {@code target} is queued or running, on any replica. */
-  public boolean live(String operation, String target) {
-    Integer jobs = jdbc.queryForObject("SELECT COUNT(*) FROM mgf_async_job WHERE operation = ? AND target = ?"
-        + " AND state IN ('QUEUED', 'RUNNING')", Integer.class, operation, target);
-    return jobs != null && jobs > 0;
   }
 
   /** Moves a live job to RUNNING with a progress text; false when it ended (e.g. was cancelled). */

@@ -72,23 +72,36 @@ public final class AsyncJobs implements AutoCloseable {
   public String submit(AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
     String id = UUID.randomUUID().toString();
     store.insert(id, task.operation(), task.target(), owner, clock.instant());
+    start(id, task, onEnd);
+    return id;
+  }
+
+  private void start(String id, AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
     Cancellation cancellation = Cancellation.create();
     live.put(id, cancellation);
     workers.submit(() -> run(id, task, cancellation, onEnd));
-    return id;
+  }
+
+  /** A kick-off's job: the one it started, or the live one it found. */
+  public record Submitted(String id, boolean started) {}
+
+  /**
+   * As {@link #submit(AiTask, java.util.function.BiConsumer)}, unless a job of the same operation on
+   * the same target is queued or running on any replica: then nothing starts and that job is named.
+   * Checking and storing are one step, so callers at the same instant start one job between them.
+   */
+  public Submitted submitUnlessLive(AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
+    String id = UUID.randomUUID().toString();
+    Optional<String> live = store.insertUnlessLive(id, task.operation(), task.target(), owner, clock.instant());
+    if (live.isPresent()) {
+      return new Submitted(live.get(), false);
+    }
+    start(id, task, onEnd);
+    return new Submitted(id, true);
   }
 
   public Optional<AsyncJob> find(String id) {
     return store.find(id);
-  }
-
-  /**
-   * Whether a job of {@code operation} (without {@code $}) on {@code target} (e.g. {@code Encounter/12})
-   * is queued or running on any replica sharing this database. A job whose replica died counts until
-   * it is marked abandoned (after {@code abandoned-after}).
-   */
-  public boolean running(String operation, String target) {
-    return store.live(operation, target);
   }
 
   /** Cancels a live job on whichever replica runs it; false when there is no such job or it already ended. */

@@ -21,6 +21,8 @@ public final class AsyncKickoff {
 
   /** Path of the status endpoint, relative to the FHIR base. */
   public static final String STATUS_OPERATION = "$async-status";
+  /** The {@code Prefer} token (RFC 7240 allows extension preferences) asking for no second live job. */
+  public static final String UNLESS_RUNNING = "unless-running";
   private static final String ACCEPTED = AsyncKickoff.class.getName() + ".accepted";
 
   private final AsyncJobs jobs;
@@ -42,16 +44,47 @@ public final class AsyncKickoff {
     return prefer != null && prefer.toLowerCase(Locale.ROOT).contains("respond-async");
   }
 
-  /** Stores and starts the job; returns the body of the 202 answer. */
+  /**
+   * Whether the client asked for no second job ({@code Prefer: respond-async, unless-running}): start
+   * one only when no job of the operation on the same resource is queued or running on any replica.
+   */
+  public static boolean unlessRunning(RequestDetails request) {
+    String prefer = request.getHeader("Prefer");
+    return prefer != null && java.util.Arrays.stream(prefer.split(","))
+        .anyMatch(preference -> UNLESS_RUNNING.equalsIgnoreCase(preference.strip()));
+  }
+
+  /**
+   * Stores and starts the job; returns the body of the 202 answer. With {@link #unlessRunning} and a
+   * live job of the operation on the target, starts nothing and answers 200 with an issue coded
+   * {@code duplicate}: that job's id is no part of the answer, since whoever holds it may poll and
+   * cancel the job, which may be another client's.
+   */
   public OperationOutcome accept(AiTask task, RequestDetails request) {
     RequestDetails kickoff = detached(request);
-    String id = jobs.submit(task, (status, result) -> jobEnd.ended(kickoff, status, result));
+    java.util.function.BiConsumer<Integer, org.hl7.fhir.r4.model.Resource> onEnd =
+        (status, result) -> jobEnd.ended(kickoff, status, result);
+    OperationOutcome outcome = new OperationOutcome();
+    if (unlessRunning(request)) {
+      AsyncJobs.Submitted job = jobs.submitUnlessLive(task, onEnd);
+      if (!job.started()) {
+        outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
+            .setCode(OperationOutcome.IssueType.DUPLICATE)
+            .setDiagnostics("Not started: $" + task.operation() + " on " + task.target()
+                + " is already queued or running");
+        return outcome;
+      }
+      return accepted(task, job.id(), request, outcome);
+    }
+    return accepted(task, jobs.submit(task, onEnd), request, outcome);
+  }
+
+  private static OperationOutcome accepted(AiTask task, String id, RequestDetails request, OperationOutcome outcome) {
     String statusUrl = request.getFhirServerBase() + "/" + STATUS_OPERATION + "?_jobId=" + id;
     if (request instanceof ca.uhn.fhir.rest.server.servlet.ServletRequestDetails servlet) {
       servlet.getServletResponse().addHeader("Content-Location", statusUrl);
     }
     request.getUserData().put(ACCEPTED, Boolean.TRUE);
-    OperationOutcome outcome = new OperationOutcome();
     outcome.addIssue().setSeverity(OperationOutcome.IssueSeverity.INFORMATION)
         .setCode(OperationOutcome.IssueType.INFORMATIONAL)
         .setDiagnostics("Accepted: $" + task.operation() + " on " + task.target() + " runs as job " + id

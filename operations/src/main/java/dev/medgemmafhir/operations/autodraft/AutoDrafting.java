@@ -151,7 +151,9 @@ public final class AutoDrafting implements AutoCloseable {
 
   private void start(Rule rule, IdType target) {
     SystemRequestDetails request = new SystemRequestDetails();
-    request.addHeader("Prefer", "respond-async");
+    // A job of the operation on the resource already queued or running (a CDS discharge hook's, a
+    // client's) is the draft in the making: no second one.
+    request.addHeader("Prefer", "respond-async, " + dev.medgemmafhir.operations.async.AsyncKickoff.UNLESS_RUNNING);
     // As a client's kick-off reads to the audit trail: the operation, its target, and who asked (the rule).
     request.setOperation(switch (rule) {
       case ENCOUNTER_FINISHED_DISCHARGE -> AiVocabulary.SUMMARIZE;
@@ -168,8 +170,10 @@ public final class AutoDrafting implements AutoCloseable {
         case IMAGING_STUDY_AVAILABLE_REPORT ->
             draftReport.draftReport(target, null, null, model, null, null, null, null, request);
       };
-      // An accepted job answers an OperationOutcome; an earlier identical draft answers itself.
-      String outcome = answer instanceof OperationOutcome ? "started" : "existing";
+      // An accepted job answers an OperationOutcome (coded duplicate when one was already live); an
+      // earlier identical draft answers itself.
+      String outcome = !(answer instanceof OperationOutcome accepted) ? "existing"
+          : accepted.getIssueFirstRep().getCode() == OperationOutcome.IssueType.DUPLICATE ? "running" : "started";
       counter(rule, outcome).increment();
       LOG.info("Automatic drafting ({}) for {}: {}", rule.code(), target.getValue(), outcome);
     } catch (BaseServerResponseException e) {

@@ -1,22 +1,35 @@
 package dev.medgemmafhir.operations.queue;
 
+import dev.medgemmafhir.engine.Cancellation;
 import dev.medgemmafhir.operations.OperationErrors;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.util.concurrent.Semaphore;
+import java.util.ArrayDeque;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Admission to one model: at most {@code concurrency} generations run at once and at most
  * {@code maxWaiting} wait for a slot. A synchronous caller that finds the waiting room full gets
- * a 429 right away; asynchronous jobs always wait (they are already accepted).
+ * a 429 right away; asynchronous jobs always wait (they are already accepted). Waiters are let in
+ * in the order they came, and one that gives up (its {@link Cancellation}) leaves the line.
  */
 public final class InferenceQueue {
 
+  /** How often a waiter looks whether it gave up (nothing else wakes it for that). */
+  private static final long GAVE_UP_CHECK_MILLIS = 50;
+
   private final String modelId;
-  private final Semaphore slots;
   private final int maxWaiting;
   private final int retryAfterSeconds;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  /** The waiters, first come first: each holds its own ticket. */
+  private final ArrayDeque<Object> line = new ArrayDeque<>();
+  private int free;
   private final AtomicInteger waiting = new AtomicInteger();
   private final AtomicInteger running = new AtomicInteger();
 
@@ -25,7 +38,7 @@ public final class InferenceQueue {
       throw new IllegalArgumentException("concurrency must be >= 1 and max-queue >= 0 for model " + modelId);
     }
     this.modelId = modelId;
-    this.slots = new Semaphore(concurrency, true);
+    this.free = concurrency;
     this.maxWaiting = maxWaiting;
     this.retryAfterSeconds = retryAfterSeconds;
     if (meters != null) {
@@ -44,31 +57,58 @@ public final class InferenceQueue {
 
   /** For a synchronous request: a slot now, a wait when there is room to wait, else 429. */
   public Permit enterOrReject() throws InterruptedException {
-    if (slots.tryAcquire()) {
-      return granted();
-    }
-    int depth = waiting.incrementAndGet();
-    try {
-      if (depth > maxWaiting) {
-        throw new OperationErrors.QueueFull("The inference queue of model '" + modelId + "' is full ("
-            + maxWaiting + " waiting); retry later or use Prefer: respond-async", retryAfterSeconds);
-      }
-      slots.acquire();
-    } finally {
-      waiting.decrementAndGet();
-    }
-    return granted();
+    return enterOrReject(Cancellation.none());
+  }
+
+  /**
+   * As {@link #enterOrReject()}; a caller that gives up while it waits ({@code cancellation}, e.g. a
+   * streaming client that went away) leaves the line with a {@link CancellationException}.
+   */
+  public Permit enterOrReject(Cancellation cancellation) throws InterruptedException {
+    return admit(cancellation, true);
   }
 
   /** For an accepted asynchronous job: waits as long as it takes. */
   public Permit enter() throws InterruptedException {
-    waiting.incrementAndGet();
+    return enter(Cancellation.none());
+  }
+
+  /** As {@link #enter()}; a job cancelled while it waits leaves the line with a {@link CancellationException}. */
+  public Permit enter(Cancellation cancellation) throws InterruptedException {
+    return admit(cancellation, false);
+  }
+
+  private Permit admit(Cancellation cancellation, boolean rejectWhenFull) throws InterruptedException {
+    lock.lock();
     try {
-      slots.acquire();
+      if (line.isEmpty() && free > 0) {
+        free--;
+        return granted();
+      }
+      if (rejectWhenFull && waiting.get() >= maxWaiting) {
+        throw new OperationErrors.QueueFull("The inference queue of model '" + modelId + "' is full ("
+            + maxWaiting + " waiting); retry later or use Prefer: respond-async", retryAfterSeconds);
+      }
+      Object ticket = new Object();
+      line.addLast(ticket);
+      waiting.incrementAndGet();
+      try {
+        while (line.peekFirst() != ticket || free == 0) {
+          if (cancellation.isCancelled()) {
+            throw new CancellationException("gave up waiting for model '" + modelId + "'");
+          }
+          changed.await(GAVE_UP_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+        }
+        free--;
+        return granted();
+      } finally {
+        line.remove(ticket);
+        waiting.decrementAndGet();
+        changed.signalAll(); // the next in line may be first now
+      }
     } finally {
-      waiting.decrementAndGet();
+      lock.unlock();
     }
-    return granted();
   }
 
   public int waiting() {
@@ -89,9 +129,19 @@ public final class InferenceQueue {
         if (!closed) {
           closed = true;
           running.decrementAndGet();
-          slots.release();
+          release();
         }
       }
     };
+  }
+
+  private void release() {
+    lock.lock();
+    try {
+      free++;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
   }
 }

@@ -6,7 +6,12 @@ import dev.medgemmafhir.engine.Cancellation;
 import dev.medgemmafhir.operations.OperationErrors;
 import dev.medgemmafhir.operations.OperationRequestData;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Resource;
 
@@ -17,16 +22,34 @@ import org.hl7.fhir.r4.model.Resource;
  * {@code Accept: text/event-stream}, see {@link EventStream}) or as an asynchronous job. Generating and writing is the {@link AiTaskRunner}'s
  * (the writing itself, in one transaction, the {@link ResultWriter}'s), the same for both paths.
  */
-public final class AiOperationFlow {
+public final class AiOperationFlow implements AutoCloseable {
+
+  /** {@code medgemma.operations.stream-heartbeat}'s default. */
+  public static final Duration DEFAULT_STREAM_HEARTBEAT = Duration.ofSeconds(5);
 
   private final AiTaskRunner runner;
   private final ResultWriter writer;
   private final AsyncKickoff async;
+  private final Duration streamHeartbeat;
+  private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "event-stream-heartbeat");
+    t.setDaemon(true);
+    return t;
+  });
 
   public AiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
+    this(runner, writer, async, DEFAULT_STREAM_HEARTBEAT);
+  }
+
+  /** @param streamHeartbeat how often a stream without new text sends {@code : keepalive} */
+  public AiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async, Duration streamHeartbeat) {
+    if (streamHeartbeat == null || streamHeartbeat.isNegative() || streamHeartbeat.isZero()) {
+      throw new IllegalArgumentException("medgemma.operations.stream-heartbeat must be positive, got " + streamHeartbeat);
+    }
     this.runner = runner;
     this.writer = writer;
     this.async = async;
+    this.streamHeartbeat = streamHeartbeat;
   }
 
   /**
@@ -61,9 +84,16 @@ public final class AiOperationFlow {
   private IBaseResource stream(AiTask task, RequestDetails request) {
     Cancellation cancellation = Cancellation.create();
     EventStream events = EventStream.of(request, cancellation);
+    // The first beat comes one interval in: what fails at once (a full queue) is still a plain FHIR error.
+    long period = streamHeartbeat.toMillis();
+    // A beat is left out while text flows; 9/10 of the interval, so that timer jitter never makes a
+    // beat skip the next one.
+    Duration idle = streamHeartbeat.multipliedBy(9).dividedBy(10);
+    ScheduledFuture<?> heartbeat = heartbeats.scheduleAtFixedRate(() -> events.keepalive(idle), period, period,
+        TimeUnit.MILLISECONDS);
     Resource result;
     try {
-      result = runner.runStreaming(task, events::token, cancellation);
+      result = runStreaming(task, events, cancellation, heartbeat);
     } catch (AiTaskRunner.Cancelled e) {
       throw new OperationErrors.ClientClosed("The client closed the stream; $" + task.operation() + " on "
           + task.target() + " was cancelled and wrote nothing");
@@ -73,5 +103,19 @@ public final class AiOperationFlow {
     }
     events.result(result);
     return result;
+  }
+
+  private Resource runStreaming(AiTask task, EventStream events, Cancellation cancellation,
+      ScheduledFuture<?> heartbeat) {
+    try {
+      return runner.runStreaming(task, events::token, cancellation);
+    } finally {
+      heartbeat.cancel(false); // a beat under way finishes first: the events are written one at a time
+    }
+  }
+
+  @Override
+  public void close() {
+    heartbeats.shutdownNow();
   }
 }

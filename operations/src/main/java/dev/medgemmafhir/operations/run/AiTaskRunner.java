@@ -71,8 +71,13 @@ public final class AiTaskRunner {
       java.util.function.Supplier<RuntimeException> interrupted) {
     long arrived = System.nanoTime();
     task.request(); // inputs are fetched before taking a model slot
-    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject()) {
+    try (InferenceQueue.Permit permit = task.model().queue().enterOrReject(cancellation)) {
+      if (cancellation.isCancelled()) {
+        throw new Cancelled();
+      }
       return generateAndWrite(task, Progress.NONE, tokens, cancellation, arrived).reply();
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled(); // the caller went away while it waited for the model
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw interrupted.get();
@@ -106,13 +111,15 @@ public final class AiTaskRunner {
       throw new Cancelled();
     }
     progress.report("queued for model " + task.model().id());
-    try (InferenceQueue.Permit permit = task.model().queue().enter()) {
+    try (InferenceQueue.Permit permit = task.model().queue().enter(cancellation)) {
       if (cancellation.isCancelled()) {
         throw new Cancelled();
       }
       Written written = generateAndWrite(task, progress, TextStreamListener.NONE, cancellation, started);
       return new Accepted(written.reply(), written.stored() == null ? null : location(written.stored()),
           written.stored() != null);
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled(); // cancelled while it waited for the model
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Cancelled();
@@ -137,7 +144,10 @@ public final class AiTaskRunner {
     long start = System.nanoTime();
     try {
       generated = task.model().engine().generate(task.request(), delta -> {
-        firstText.compareAndSet(0, System.nanoTime());
+        long now = System.nanoTime();
+        if (firstText.compareAndSet(0, now)) {
+          recordFirstText(task, now - started);
+        }
         tokens.onText(delta);
         int total = chars.addAndGet(delta.length());
         progress.report("generating: " + total + " characters written (limit " + maxTokens + " tokens)");
@@ -152,8 +162,8 @@ public final class AiTaskRunner {
     generated = new GenerationResult(ModelText.clean(generated.text()), generated.promptTokenIds(),
         generated.generatedTokenIds(), generated.stopReason(), generated.prefillMillis(), generated.decodeMillis(),
         generated.executionProvider());
-    if (generated.stopReason() == StopReason.CANCELLED) {
-      throw new Cancelled();
+    if (generated.stopReason() == StopReason.CANCELLED || cancellation.isCancelled()) {
+      throw new Cancelled(); // also when the caller went away as the last text came: nothing is written
     }
     progress.report("writing the draft");
     ResultWriter.Placeholders placeholders = task.persist()
@@ -172,6 +182,14 @@ public final class AiTaskRunner {
         generated.generatedTokenIds().length, generated.stopReason(),
         firstText.get() == 0 ? -1 : (firstText.get() - started) / 1_000_000, (done - started) / 1_000_000);
     return new Written(stored, task.reply(stored));
+  }
+
+  /** What a caller waits before the first text: inputs, the wait for a model slot and the prefill. */
+  private void recordFirstText(AiTask task, long nanos) {
+    Timer.builder("medgemma.generation.first.token")
+        .description("Time from the operation's start to the first generated text (inputs, queue wait and prefill)")
+        .tag("model", task.model().id()).tag("operation", task.operation()).register(meters)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   private void record(AiTask task, GenerationResult generated, long nanos) {

@@ -20,8 +20,11 @@ import org.hl7.fhir.r4.model.OperationOutcome;
  * event per piece of generated text ({@code data: {"text": "..."}}), then one {@code result} event
  * (the final resource or Parameters as FHIR JSON) or one {@code error} event (an OperationOutcome).
  * The stream opens with the first event, so what fails before generation starts (a bad parameter,
- * a full queue) is an ordinary FHIR error response. A write that fails means the client went away:
- * the generation is cancelled, and nothing is written.
+ * a full queue) is an ordinary FHIR error response. While no text comes (the wait for the model,
+ * a long prefill) a comment line {@code : keepalive} is sent every heartbeat interval, which keeps
+ * proxies from closing an idle connection and finds out whether the client is still there. A write
+ * that fails means the client went away: the generation is cancelled (or its wait for the model
+ * given up), and nothing is written.
  *
  * <p>Register it as a server interceptor too: once a stream is open, HAPI must not write its own
  * response (or error) after it; the audit trail, whose hooks run first, still records the call.
@@ -36,6 +39,7 @@ public final class EventStream {
   private final Cancellation cancellation;
   private OutputStream out;
   private boolean broken;
+  private long lastWrite;
 
   /** The interceptor instance. */
   public EventStream() {
@@ -65,6 +69,17 @@ public final class EventStream {
     send("token", "{\"text\":" + jsonString(delta) + "}");
   }
 
+  /**
+   * An SSE comment line, unless something was written within {@code idle}: ignored by clients, it
+   * keeps the connection busy and tells whether the client is there.
+   */
+  public synchronized void keepalive(java.time.Duration idle) {
+    if (out != null && System.nanoTime() - lastWrite < idle.toNanos()) {
+      return; // text is flowing: its writes do the same
+    }
+    write(": keepalive\n\n");
+  }
+
   public synchronized void result(IBaseResource resource) {
     send("result", request.getFhirContext().newJsonParser().encodeResourceToString(resource));
   }
@@ -88,6 +103,11 @@ public final class EventStream {
   }
 
   private void send(String event, String data) {
+    // The data is one line: JSON without pretty printing has no raw line breaks.
+    write("event: " + event + "\ndata: " + data + "\n\n");
+  }
+
+  private void write(String text) {
     if (broken) {
       return;
     }
@@ -102,9 +122,9 @@ public final class EventStream {
         out = response.getOutputStream();
         request.getUserData().put(STREAMED, Boolean.TRUE);
       }
-      // The data is one line: JSON without pretty printing has no raw line breaks.
-      out.write(("event: " + event + "\ndata: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+      out.write(text.getBytes(StandardCharsets.UTF_8));
       out.flush();
+      lastWrite = System.nanoTime();
     } catch (IOException | RuntimeException gone) {
       broken = true;
       cancellation.cancel();

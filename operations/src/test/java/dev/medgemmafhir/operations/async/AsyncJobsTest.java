@@ -182,4 +182,41 @@ class AsyncJobsTest {
       replica.cancel(id);
     }
   }
+
+  /** H2 (the quick start's database): kick-offs at the same instant on two "replicas" of one process start one job. */
+  @Test
+  void kickOffsUnlessRunningAtTheSameInstantStartOneJob() throws Exception {
+    EndlessEngine engine = new EndlessEngine();
+    int callers = 8;
+    java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(callers);
+    java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newFixedThreadPool(callers);
+    try {
+      java.util.List<java.util.concurrent.Future<AsyncJobs.Submitted>> kickoffs = new java.util.ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        AsyncJobs replica = i % 2 == 0 ? replicaA : replicaB;
+        kickoffs.add(threads.submit(() -> {
+          together.await(10, TimeUnit.SECONDS);
+          return replica.submitUnlessLive(task(engine), (status, result) -> { });
+        }));
+      }
+      java.util.List<AsyncJobs.Submitted> submitted = new java.util.ArrayList<>();
+      for (java.util.concurrent.Future<AsyncJobs.Submitted> kickoff : kickoffs) {
+        submitted.add(kickoff.get(30, TimeUnit.SECONDS));
+      }
+      assertThat(submitted).filteredOn(AsyncJobs.Submitted::started).hasSize(1);
+      // Every caller names the one job, which is live; no other was stored.
+      assertThat(submitted).extracting(AsyncJobs.Submitted::id).containsOnly(submitted.get(0).id());
+      assertThat(new org.springframework.jdbc.core.JdbcTemplate(db).queryForObject(
+          "SELECT COUNT(*) FROM mgf_async_job", Integer.class)).isEqualTo(1);
+
+      // Once it ended, the next kick-off starts a new job.
+      replicaA.cancel(submitted.get(0).id());
+      awaitEnded(replicaB, submitted.get(0).id());
+      AsyncJobs.Submitted next = replicaB.submitUnlessLive(task(new QuickEngine()), (status, result) -> { });
+      assertThat(next.started()).isTrue();
+      assertThat(next.id()).isNotEqualTo(submitted.get(0).id());
+    } finally {
+      threads.shutdownNow();
+    }
+  }
 }

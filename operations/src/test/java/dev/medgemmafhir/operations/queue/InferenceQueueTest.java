@@ -71,4 +71,46 @@ class InferenceQueueTest {
     assertThat(admitted.await(10, TimeUnit.SECONDS)).isTrue();
     job.join();
   }
+
+  /** Waiters are let in in the order they came; one that gives up leaves the line and the next one moves up. */
+  @Test
+  void waitersGoInTheOrderTheyCameAndOneThatGivesUpLeavesTheLine() throws Exception {
+    InferenceQueue queue = new InferenceQueue("m", 1, 8, 1, null);
+    InferenceQueue.Permit running = queue.enter();
+    java.util.List<String> admitted = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    dev.medgemmafhir.engine.Cancellation leaves = dev.medgemmafhir.engine.Cancellation.create();
+    java.util.concurrent.CompletableFuture<Throwable> gaveUp = new java.util.concurrent.CompletableFuture<>();
+    java.util.List<Thread> threads = new java.util.ArrayList<>();
+    String[] names = {"first", "leaves", "third", "fourth"};
+    for (String name : names) {
+      Thread t = new Thread(() -> {
+        try (InferenceQueue.Permit p = name.equals("leaves") ? queue.enterOrReject(leaves) : name.equals("third")
+            ? queue.enter() : queue.enterOrReject(dev.medgemmafhir.engine.Cancellation.none())) {
+          admitted.add(name);
+        } catch (java.util.concurrent.CancellationException e) {
+          gaveUp.complete(e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      int before = queue.waiting();
+      t.start();
+      threads.add(t);
+      while (queue.waiting() == before) { // each one is in line before the next comes
+        Thread.onSpinWait();
+      }
+    }
+    leaves.cancel();
+    assertThat(gaveUp.get(10, TimeUnit.SECONDS)).isInstanceOf(java.util.concurrent.CancellationException.class);
+    assertThat(queue.waiting()).isEqualTo(3);
+    assertThat(admitted).isEmpty();
+
+    running.close();
+    for (Thread t : threads) {
+      t.join(10_000);
+    }
+    assertThat(admitted).containsExactly("first", "third", "fourth");
+    assertThat(queue.running()).isZero();
+    assertThat(queue.waiting()).isZero();
+  }
 }

@@ -2,7 +2,7 @@ package dev.medgemmafhir.server.cdshooks;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.medgemmafhir.operations.async.AsyncJobs;
+import dev.medgemmafhir.operations.async.AsyncKickoff;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.medgemmafhir.server.fhir.LoopbackFhir;
@@ -45,21 +45,15 @@ public final class CdsServices {
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** The operation the discharge card starts, as the job table names it. */
-  private static final String SUMMARIZE = AiVocabulary.SUMMARIZE.substring(1);
   private static final java.util.regex.Pattern FHIR_ID = java.util.regex.Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
 
   private final LoopbackFhir fhir;
   private final boolean securityEnabled;
-  /** The asynchronous jobs of every replica (the database): an unfinished $summarize of an encounter is its draft in the making. */
-  private final AsyncJobs jobs;
-
   private final String model;
 
   /** @param model the model id for discharge summaries the service starts; empty = $summarize's default */
-  public CdsServices(LoopbackFhir fhir, boolean securityEnabled, String model, AsyncJobs jobs) {
+  public CdsServices(LoopbackFhir fhir, boolean securityEnabled, String model) {
     this.fhir = fhir;
-    this.jobs = jobs;
     this.securityEnabled = securityEnabled;
     this.model = model == null ? "" : model.strip();
   }
@@ -137,18 +131,20 @@ public final class CdsServices {
       return card("No AI discharge summary exists yet", "This server can draft one, but the EHR sent no"
           + " fhirAuthorization token to start it with.", "warning", link, "Open the review app");
     }
-    // Any replica may have started it, before a restart too: the job table is shared, a memory is not.
-    if (jobs.running(SUMMARIZE, encounter)) {
-      return card("An AI discharge summary is being drafted", "It will appear in the review app when it is ready"
-          + " and stays a draft until a clinician verifies it.", "info", link, "Open the review app");
-    }
     ObjectNode parameters = JSON.createObjectNode().put("resourceType", "Parameters");
     ArrayNode list = parameters.putArray("parameter");
     list.addObject().put("name", "style").put("valueCode", "discharge");
     if (!model.isEmpty()) {
       list.addObject().put("name", "model").put("valueString", model);
     }
-    LoopbackFhir.Response kickoff = fhir.post(encounter + "/$summarize", authorization, parameters.toString(), true);
+    // Any replica may have started it, before a restart too, or be starting it at this instant: the
+    // kick-off itself checks the shared job table and stores the job in one step ("unless-running").
+    LoopbackFhir.Response kickoff = fhir.post(encounter + "/$summarize", authorization, parameters.toString(),
+        "respond-async, " + AsyncKickoff.UNLESS_RUNNING);
+    if (kickoff.ok() && "duplicate".equals(json(kickoff.body()).path("issue").path(0).path("code").asText())) {
+      return card("An AI discharge summary is being drafted", "It will appear in the review app when it is ready"
+          + " and stays a draft until a clinician verifies it.", "info", link, "Open the review app");
+    }
     if (kickoff.status() == 202) {
       return card("AI discharge summary started", "No AI discharge summary existed for this encounter, so MedGemma"
           + " is drafting one now (asynchronously). It will appear in the review app when it is ready and stays a"

@@ -52,19 +52,23 @@ public final class LoopbackFhir {
     return send(request(path, authorization).header("Cache-Control", "no-cache").GET());
   }
 
+  /** POSTs a FHIR JSON body and waits for the answer. */
+  public Response post(String path, String authorization, String json) {
+    return send(postRequest(path, authorization, json));
+  }
+
   /**
-   * POSTs a FHIR JSON body.
-   *
-   * @param respondAsync adds {@code Prefer: respond-async} (FHIR's asynchronous pattern)
+   * POSTs a FHIR JSON body with a {@code Prefer} header, e.g. {@code respond-async} (FHIR's
+   * asynchronous pattern).
    */
-  public Response post(String path, String authorization, String json, boolean respondAsync) {
-    HttpRequest.Builder request = request(path, authorization)
+  public Response post(String path, String authorization, String json, String prefer) {
+    return send(postRequest(path, authorization, json).header("Prefer", prefer));
+  }
+
+  private HttpRequest.Builder postRequest(String path, String authorization, String json) {
+    return request(path, authorization)
         .header("Content-Type", "application/fhir+json")
         .POST(HttpRequest.BodyPublishers.ofString(json));
-    if (respondAsync) {
-      request.header("Prefer", "respond-async");
-    }
-    return send(request);
   }
 
   private HttpRequest.Builder request(String path, String authorization) {

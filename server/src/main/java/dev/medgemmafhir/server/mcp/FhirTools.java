@@ -72,7 +72,7 @@ public final class FhirTools {
           add(parameters, "style", args.get("style") == null ? null : new CodeType(string(args.get("style"))));
           add(parameters, "maxTokens", integer(args.get("maxTokens")));
           add(parameters, "model", optionalText(args.get("model")));
-          return written(fhir.post(encounter + "/$summarize", caller.authorization(), encode(parameters), false));
+          return written(fhir.post(encounter + "/$summarize", caller.authorization(), encode(parameters)));
         });
   }
 
@@ -96,7 +96,7 @@ public final class FhirTools {
           add(parameters, "maxTokens", integer(args.get("maxTokens")));
           add(parameters, "maxImages", integer(args.get("maxImages")));
           add(parameters, "model", optionalText(args.get("model")));
-          return written(fhir.post(study + "/$draft-report", caller.authorization(), encode(parameters), false));
+          return written(fhir.post(study + "/$draft-report", caller.authorization(), encode(parameters)));
         });
   }
 
@@ -134,7 +134,7 @@ public final class FhirTools {
           add(parameters, "model", optionalText(args.get("model")));
           add(parameters, "persist", args.get("persist") == null ? null
               : new org.hl7.fhir.r4.model.BooleanType(Boolean.parseBoolean(string(args.get("persist")))));
-          return answered(fhir.post(target + "/$ask", caller.authorization(), encode(parameters), false));
+          return answered(fhir.post(target + "/$ask", caller.authorization(), encode(parameters)));
         });
   }
 
@@ -286,7 +286,7 @@ public final class FhirTools {
             parameters.addParameter().setName("practitioner")
                 .setValue(new org.hl7.fhir.r4.model.Reference(reference("Practitioner", args.get("practitioner"))));
           }
-          return written(fhir.post(reference + "/$verify", caller.authorization(), encode(parameters), false));
+          return written(fhir.post(reference + "/$verify", caller.authorization(), encode(parameters)));
         });
   }
 

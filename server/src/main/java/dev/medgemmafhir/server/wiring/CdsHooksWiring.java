@@ -75,8 +75,8 @@ public class CdsHooksWiring {
 
   @Bean
   public CdsServices cdsServices(LoopbackFhir loopback, SecurityWiring.SecurityProperties security,
-      CdsHooksProperties properties, dev.medgemmafhir.operations.async.AsyncJobs jobs) {
-    return new CdsServices(loopback, security.enabled(), properties.model(), jobs);
+      CdsHooksProperties properties) {
+    return new CdsServices(loopback, security.enabled(), properties.model());
   }
 
   @Bean

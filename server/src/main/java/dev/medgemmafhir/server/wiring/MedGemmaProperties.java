@@ -22,7 +22,7 @@ public record MedGemmaProperties(
   public MedGemmaProperties {
     engine = engine == null ? new Engine(null, null, null, null, null, null) : engine;
     models = models == null ? Map.of() : new LinkedHashMap<>(models);
-    operations = operations == null ? new Operations(null, null, null) : operations;
+    operations = operations == null ? new Operations(null, null, null, null) : operations;
     async = async == null ? new Async(null, null, null, null) : async;
   }
 
@@ -66,8 +66,14 @@ public record MedGemmaProperties(
     }
   }
 
-  public record Operations(Operation summarize, DraftReport draftReport, Operation ask) {
+  /**
+   * @param streamHeartbeat how often a streamed operation ({@code Accept: text/event-stream}) with no new
+   *     text sends an SSE comment ({@code : keepalive}); a failed write cancels it
+   */
+  public record Operations(Operation summarize, DraftReport draftReport, Operation ask, Duration streamHeartbeat) {
     public Operations {
+      streamHeartbeat = streamHeartbeat == null
+          ? dev.medgemmafhir.operations.run.AiOperationFlow.DEFAULT_STREAM_HEARTBEAT : streamHeartbeat;
       summarize = summarize == null ? new Operation(null, null, null) : summarize;
       ask = ask == null ? new Operation(null, null, null) : ask;
       draftReport = draftReport == null ? new DraftReport(null, null, null, null, null, null, null) : draftReport;

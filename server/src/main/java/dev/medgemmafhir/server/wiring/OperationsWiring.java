@@ -179,9 +179,10 @@ public class OperationsWiring {
   }
 
   /** The one flow of every AI operation: dry run, earlier draft, sync or async. */
-  @Bean
-  public AiOperationFlow aiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
-    return new AiOperationFlow(runner, writer, async);
+  @Bean(destroyMethod = "close")
+  public AiOperationFlow aiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async,
+      MedGemmaProperties properties) {
+    return new AiOperationFlow(runner, writer, async, properties.operations().streamHeartbeat());
   }
 
   @Bean

@@ -20,6 +20,7 @@ import org.hl7.fhir.r4.model.CodeableConcept;
 import org.hl7.fhir.r4.model.Coding;
 import org.hl7.fhir.r4.model.Condition;
 import org.hl7.fhir.r4.model.Encounter;
+import org.hl7.fhir.r4.model.Parameters;
 import org.hl7.fhir.r4.model.IdType;
 import org.hl7.fhir.r4.model.Patient;
 import org.hl7.fhir.r4.model.Reference;
@@ -125,6 +126,39 @@ class AutoDraftTest {
     await(() -> queue.running() == 0 && queue.waiting() == 0);
   }
 
+  /** A discharge summary already being drafted (here a client's async job) is not started a second time. */
+  @Test
+  void finishingAnEncounterWhoseSummaryIsBeingDraftedStartsNoSecondJob() throws Exception {
+    gate = new CountDownLatch(1);
+    Encounter encounter = encounterInProgress();
+    try {
+      Parameters discharge = new Parameters();
+      discharge.addParameter().setName("style").setValue(new org.hl7.fhir.r4.model.CodeType("discharge"));
+      discharge.addParameter().setName("model").setValue(new org.hl7.fhir.r4.model.StringType("auto"));
+      HttpResponse<String> kickoff = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+              URI.create("http://localhost:" + port + "/fhir/" + id(encounter) + "/$summarize"))
+          .header("Content-Type", "application/fhir+json").header("Prefer", "respond-async")
+          .POST(HttpRequest.BodyPublishers.ofString(
+              ca.uhn.fhir.context.FhirContext.forR4Cached().newJsonParser().encodeResourceToString(discharge)))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(kickoff.statusCode()).as(kickoff.body()).isEqualTo(202);
+      await(() -> queue.running() == 1);
+      double runningBefore = outcomes("running");
+      double startedBefore = started();
+
+      encounter.setStatus(Encounter.EncounterStatus.FINISHED);
+      assertThat(fhir.put(id(encounter), null, encounter).statusCode()).isEqualTo(200);
+      await(() -> outcomes("running") == runningBefore + 1);
+      assertThat(started()).isEqualTo(startedBefore);
+      assertThat(queue.waiting()).as("no second job waits for the model").isZero();
+    } finally {
+      gate.countDown();
+    }
+    await(() -> discharges(encounter) == 1);
+    await(() -> queue.running() == 0 && queue.waiting() == 0);
+    assertThat(discharges(encounter)).isEqualTo(1);
+  }
+
   @Test
   void anAutomaticDraftIsAuditedWithTheRuleAsRequestorTheTargetAndTheOutcome() throws Exception {
     Encounter encounter = encounterInProgress();
@@ -227,7 +261,11 @@ class AutoDraftTest {
   }
 
   double started() {
-    var counter = meters.find("medgemma.auto.draft").tag("rule", RULE).tag("outcome", "started").counter();
+    return outcomes("started");
+  }
+
+  double outcomes(String outcome) {
+    var counter = meters.find("medgemma.auto.draft").tag("rule", RULE).tag("outcome", outcome).counter();
     return counter == null ? 0 : counter.count();
   }
 

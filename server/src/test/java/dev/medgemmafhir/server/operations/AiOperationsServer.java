@@ -61,7 +61,8 @@ import org.springframework.test.context.DynamicPropertySource;
       "medgemma.models.vision.display-name=Forged tiny image-text model",
       "medgemma.models.vision.concurrency=1",
       "medgemma.models.vision.max-queue=4",
-      "medgemma.async.heartbeat=200ms"
+      "medgemma.async.heartbeat=200ms",
+      "medgemma.operations.stream-heartbeat=200ms"
     })
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class AiOperationsServer {

@@ -182,7 +182,32 @@ class AskOperationTest extends AiOperationsServer {
         .getEntity()).anyMatch(x -> x.getWhat().getReference().equals(hba1c + "/_history/1")));
     // The note, its exact prompt (AIInputPrompt) and the new model's card (AIModelCard).
     assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3)
-        .containsEntry("Provenance", before.get("Provenance") + 1);
+        .containsEntry("Provenance", before.get("Provenance") + 1);    assertAuditedNaming(document, "HTTP 200");
+  }
+
+  /**
+   * The call's AuditEvent names the note the answer was kept as (the answer itself, a Parameters, is
+   * stored nowhere), as the other operations' name their drafts; the job's end waits a little.
+   */
+  void assertAuditedNaming(String note, String outcome) throws InterruptedException {
+    List<org.hl7.fhir.r4.model.AuditEvent> found = List.of();
+    for (int i = 0; i < 100 && found.isEmpty(); i++) {
+      found = client.search().forResource(org.hl7.fhir.r4.model.AuditEvent.class)
+          .where(org.hl7.fhir.r4.model.AuditEvent.ENTITY.hasId(note.replaceFirst("/_history/.*", "")))
+          .cacheControl(new ca.uhn.fhir.rest.api.CacheControlDirective().setNoCache(true)).returnBundle(Bundle.class)
+          .execute().getEntry().stream().map(e -> (org.hl7.fhir.r4.model.AuditEvent) e.getResource())
+          .filter(a -> outcome.equals(a.getOutcomeDesc())).toList();
+      if (found.isEmpty()) {
+        Thread.sleep(100);
+      }
+    }
+    assertThat(found).as("AuditEvents naming " + note + " with " + outcome).singleElement().satisfies(event -> {
+      assertThat(event.getSubtype()).anyMatch(c -> "ask".equals(c.getCode()));
+      assertThat(event.getEntity()).anySatisfy(entity -> {
+        assertThat(entity.getWhat().getReference()).isEqualTo(note);
+        assertThat(entity.getRole().getCode()).isEqualTo("3");
+      });
+    });
   }
 
   @Test
@@ -266,7 +291,7 @@ class AskOperationTest extends AiOperationsServer {
         .withId(location.replaceFirst("/_history/.*", "")).execute();
     assertThat(stored.getDocStatus()).isEqualTo(DocumentReference.ReferredDocumentStatus.PRELIMINARY);
     // The note, its exact prompt (AIInputPrompt) and the new model's card (AIModelCard).
-    assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3);
+    assertThat(written()).containsEntry("DocumentReference", before.get("DocumentReference") + 3);    assertAuditedNaming(location, "HTTP 201");
   }
 
   @Test

@@ -36,5 +36,8 @@ class DocumentedMetricsTest extends AiOperationsServer {
       assertThat(scrape).as("exported series for %s", name)
           .containsPattern("(?m)^" + name + "(_count|_sum|_max)?[{ ]");
     }
+    // Time to first text is per model and operation, one sample for the one report drafted.
+    assertThat(scrape).containsPattern("(?m)^medgemma_generation_first_token_seconds_count\\{[^}]*model=\"metrics\""
+        + "[^}]*operation=\"draft-report\"[^}]*} 1(\\.0)?$");
   }
 }

@@ -25,6 +25,7 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import dev.medgemmafhir.operations.queue.InferenceQueue;
 import org.hl7.fhir.r4.model.BooleanType;
 import org.hl7.fhir.r4.model.DocumentReference;
 import org.hl7.fhir.r4.model.Encounter;
@@ -61,7 +62,7 @@ class StreamingTest extends AiOperationsServer {
   }
 
   /** Writes {@code pieces} one by one, {@code pause} apart; stops when cancelled, or fails after {@code failAfter} pieces. */
-  static final class PacedEngine implements Engine {
+  static class PacedEngine implements Engine {
     final String name;
     final List<String> pieces;
     final Duration pause;
@@ -240,5 +241,137 @@ class StreamingTest extends AiOperationsServer {
     assertThat(engine.sawCancellation).as("the engine was told to stop").isTrue();
     assertThat(written()).isEqualTo(before);
     assertThat(devicesFor("stream-cancel")).isZero();
+  }
+
+  /**
+   * Reads a long prompt (it never writes text) until it is cancelled, at most a minute; counts its
+   * calls and says whether it was stopped before it wrote anything.
+   */
+  static final class SlowPrefillEngine extends PacedEngine {
+    final CountDownLatch prefilling = new CountDownLatch(1);
+    final CountDownLatch stoppedBeforeText = new CountDownLatch(1);
+    /** Closed, the first call holds the model (its slot) until the test opens it. */
+    final CountDownLatch firstCallHolds;
+    final java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+
+    SlowPrefillEngine(String name, CountDownLatch firstCallHolds) {
+      super(name, List.of("late text"), Duration.ZERO, -1);
+      this.firstCallHolds = firstCallHolds;
+    }
+
+    @Override
+    public GenerationResult generate(GenerationRequest request, TextStreamListener listener, Cancellation cancellation) {
+      if (calls.incrementAndGet() == 1 && firstCallHolds != null) {
+        try {
+          firstCallHolds.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return super.generate(request, listener, cancellation);
+      }
+      prefilling.countDown();
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < until) {
+        if (cancellation.isCancelled()) {
+          stoppedBeforeText.countDown();
+          return new GenerationResult("", new int[3], new int[0], StopReason.CANCELLED, 1, 1, "CPU");
+        }
+        try {
+          Thread.sleep(10);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+      return super.generate(request, listener, cancellation);
+    }
+  }
+
+  /**
+   * A streaming $ask over a raw socket (so the test decides exactly when the connection goes): sends the
+   * request, reads the head and the stream up to the first {@code : keepalive} comment.
+   */
+  java.net.Socket streamUntilKeepalive(String model) throws Exception {
+    byte[] body = FHIR.newJsonParser().encodeResourceToString(AskOperationTest.ask("Heart rate?",
+        "model", new StringType(model), "persist", new BooleanType(true))).getBytes(StandardCharsets.UTF_8);
+    java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+    socket.setSoTimeout(30_000); // no keepalive within 30 s fails the test instead of hanging it
+    socket.setSoLinger(true, 0); // closing resets the connection: the server's next write fails
+    java.io.OutputStream out = socket.getOutputStream();
+    out.write(("POST /fhir/" + patient + "/$ask HTTP/1.1\r\nHost: 127.0.0.1:" + port
+        + "\r\nContent-Type: application/fhir+json\r\nAccept: text/event-stream\r\nContent-Length: " + body.length
+        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(body);
+    out.flush();
+    BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+    String status = reader.readLine();
+    assertThat(status).as("status line").startsWith("HTTP/1.1 200");
+    List<String> lines = new ArrayList<>();
+    String line;
+    while ((line = reader.readLine()) != null && !line.equals(": keepalive")) {
+      lines.add(line);
+    }
+    assertThat(line).as("a keepalive comment came; before it: " + lines).isEqualTo(": keepalive");
+    assertThat(lines).as("no event before the keepalive").noneMatch(l -> l.startsWith("event:"));
+    return socket;
+  }
+
+  @Test
+  void aClientThatLeavesWhileTheModelReadsALongPromptStopsItAndNothingIsWritten() throws Exception {
+    SlowPrefillEngine engine = new SlowPrefillEngine("stream-prefill", null);
+    InferenceQueue queue = new InferenceQueue("stream-prefill", 1, 4, 10, null);
+    catalog.put("stream-prefill", "Scripted stream-prefill", engine, queue);
+    Map<String, Integer> before = written();
+
+    java.net.Socket socket = streamUntilKeepalive("stream-prefill");
+    assertThat(engine.prefilling.await(30, TimeUnit.SECONDS)).as("the model is reading the prompt").isTrue();
+    socket.close();
+
+    // Without heartbeats nothing is written while the prompt is read, so nothing notices the client left.
+    assertThat(engine.stoppedBeforeText.await(30, TimeUnit.SECONDS)).as("the model was stopped before any text")
+        .isTrue();
+    awaitTrue(() -> queue.running() == 0, "the model's slot was given back");
+    assertThat(written()).isEqualTo(before);
+    assertThat(devicesFor("stream-prefill")).isZero();
+  }
+
+  @Test
+  void aClientThatLeavesWhileWaitingForTheModelLeavesTheQueueAndNothingRunsForIt() throws Exception {
+    CountDownLatch firstHolds = new CountDownLatch(1);
+    SlowPrefillEngine engine = new SlowPrefillEngine("stream-queued", firstHolds);
+    InferenceQueue queue = new InferenceQueue("stream-queued", 1, 4, 10, null);
+    catalog.put("stream-queued", "Scripted stream-queued", engine, queue);
+    try {
+      // Someone else's call holds the model's only slot.
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> holder = http.sendAsync(
+          HttpRequest.newBuilder(URI.create(base() + "/" + patient + "/$ask")).timeout(Duration.ofMinutes(2))
+              .header("Content-Type", "application/fhir+json")
+              .POST(HttpRequest.BodyPublishers.ofString(FHIR.newJsonParser().encodeResourceToString(
+                  AskOperationTest.ask("Heart rate?", "model", new StringType("stream-queued"))))).build(),
+          HttpResponse.BodyHandlers.ofString());
+      awaitTrue(() -> queue.running() == 1, "the first call runs");
+      Map<String, Integer> before = written();
+
+      java.net.Socket socket = streamUntilKeepalive("stream-queued");
+      awaitTrue(() -> queue.waiting() == 1, "the streaming call waits for the slot");
+      socket.close();
+
+      awaitTrue(() -> queue.waiting() == 0, "the streaming call left the queue while the slot was still taken");
+      assertThat(queue.running()).isEqualTo(1);
+      firstHolds.countDown();
+      assertThat(holder.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+      awaitTrue(() -> queue.running() == 0, "the first call ended");
+      assertThat(engine.calls.get()).as("the model ran for the first call only").isEqualTo(1);
+      assertThat(written()).isEqualTo(before);
+    } finally {
+      firstHolds.countDown();
+    }
+  }
+
+  static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    for (int i = 0; i < 300 && !condition.getAsBoolean(); i++) {
+      Thread.sleep(100);
+    }
+    assertThat(condition.getAsBoolean()).as(what).isTrue();
   }
 }

@@ -14,10 +14,16 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.hl7.fhir.r4.model.Bundle;
@@ -59,8 +65,8 @@ class CdsHooksReplicasTest {
   static final String MODEL = "cds-replicas";
   static final String DISCHARGE = "medgemma-discharge-summary";
   static final ObjectMapper JSON = new ObjectMapper();
-  /** Closed, the scripted model holds the job until the test opens it. */
-  static final CountDownLatch gate = new CountDownLatch(1);
+  /** Closed, the scripted model holds the job until the test opens it; each test closes a new one. */
+  static volatile CountDownLatch gate = new CountDownLatch(1);
 
   @LocalServerPort int port;
   @Autowired ModelCatalog catalog;
@@ -93,17 +99,8 @@ class CdsHooksReplicasTest {
 
   @Test
   void aSecondReplicaSeesTheDraftTheFirstStartedAndStartsNoOther() throws Exception {
-    provideModel(catalog);
-    Map<String, Object> properties = postgresProperties();
-    properties.put("server.port", "0");
-    properties.put("medgemma.cds-hooks.model", MODEL);
-    properties.put("medgemma.async.heartbeat", "200ms");
-    // As arguments: default properties would lose to application.yaml (its datasource among them).
-    String[] arguments = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
-        .toArray(String[]::new);
-    try (ConfigurableApplicationContext other = new SpringApplicationBuilder(MedGemmaFhirApplication.class)
-        .run(arguments)) {
-      provideModel(other.getBean(ModelCatalog.class));
+    gate = new CountDownLatch(1);
+    try (ConfigurableApplicationContext other = secondReplica()) {
       int otherPort = Integer.parseInt(other.getEnvironment().getProperty("local.server.port"));
       String encounter = finishedEncounter();
 
@@ -117,24 +114,84 @@ class CdsHooksReplicasTest {
       assertThat(jobs(encounter)).as("jobs for " + encounter).isEqualTo(1);
 
       gate.countDown();
-      JsonNode offered = null;
-      for (int i = 0; i < 600 && offered == null; i++) {
-        JsonNode card = call(otherPort, encounter);
-        if (card.path("summary").asText().startsWith("AI discharge summary drafted")) {
-          offered = card;
-        } else {
-          assertThat(card.path("summary").asText()).isEqualTo("An AI discharge summary is being drafted");
-          Thread.sleep(100);
-        }
-      }
-      assertThat(offered).as("the discharge summary was drafted").isNotNull();
-      assertThat(jobs(encounter)).isEqualTo(1);
-      Bundle discharges = FhirHttp.parse(new FhirHttp(port).get("DocumentReference?encounter=" + encounter
-          + "&type=http://loinc.org%7C18842-5", null), Bundle.class);
-      assertThat(discharges.getEntry()).hasSize(1);
+      awaitDraftOffered(otherPort, encounter);
     } finally {
       gate.countDown();
     }
+  }
+
+  /**
+   * Calls at the same instant, half to each replica (threads released together by a barrier): one
+   * of them starts the draft and every other one says it is being drafted. Checking the job table
+   * and storing the job are one step; with "check, then kick off" several calls saw no job and each
+   * started one.
+   */
+  @Test
+  void callsAtTheSameInstantOnTwoReplicasStartOneDraft() throws Exception {
+    gate = new CountDownLatch(1);
+    int callers = 8;
+    ExecutorService threads = Executors.newFixedThreadPool(callers);
+    try (ConfigurableApplicationContext other = secondReplica()) {
+      int otherPort = Integer.parseInt(other.getEnvironment().getProperty("local.server.port"));
+      String encounter = finishedEncounter();
+      CyclicBarrier together = new CyclicBarrier(callers);
+      List<Future<String>> summaries = new ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        int replica = i % 2 == 0 ? port : otherPort;
+        summaries.add(threads.submit(() -> {
+          together.await(30, TimeUnit.SECONDS);
+          return call(replica, encounter).path("summary").asText();
+        }));
+      }
+      List<String> answered = new ArrayList<>();
+      for (Future<String> summary : summaries) {
+        answered.add(summary.get(120, TimeUnit.SECONDS));
+      }
+      assertThat(jobs(encounter)).as("jobs for " + encounter + " after " + answered).isEqualTo(1);
+      assertThat(answered).as(answered.toString()).containsOnlyOnce("AI discharge summary started")
+          .filteredOn(summary -> !summary.equals("AI discharge summary started"))
+          .hasSize(callers - 1).containsOnly("An AI discharge summary is being drafted");
+
+      gate.countDown();
+      awaitDraftOffered(port, encounter);
+    } finally {
+      gate.countDown();
+      threads.shutdownNow();
+    }
+  }
+
+  /** Another server on the same database, with the scripted model; this one's model is provided too. */
+  ConfigurableApplicationContext secondReplica() {
+    provideModel(catalog);
+    Map<String, Object> properties = postgresProperties();
+    properties.put("server.port", "0");
+    properties.put("medgemma.cds-hooks.model", MODEL);
+    properties.put("medgemma.async.heartbeat", "200ms");
+    // As arguments: default properties would lose to application.yaml (its datasource among them).
+    String[] arguments = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
+        .toArray(String[]::new);
+    ConfigurableApplicationContext other = new SpringApplicationBuilder(MedGemmaFhirApplication.class).run(arguments);
+    provideModel(other.getBean(ModelCatalog.class));
+    return other;
+  }
+
+  /** Waits until the replica at {@code port} offers the written draft; one job and one discharge summary in all. */
+  void awaitDraftOffered(int port, String encounter) throws Exception {
+    JsonNode offered = null;
+    for (int i = 0; i < 600 && offered == null; i++) {
+      JsonNode card = call(port, encounter);
+      if (card.path("summary").asText().startsWith("AI discharge summary drafted")) {
+        offered = card;
+      } else {
+        assertThat(card.path("summary").asText()).isEqualTo("An AI discharge summary is being drafted");
+        Thread.sleep(100);
+      }
+    }
+    assertThat(offered).as("the discharge summary was drafted").isNotNull();
+    assertThat(jobs(encounter)).isEqualTo(1);
+    Bundle discharges = FhirHttp.parse(new FhirHttp(this.port).get("DocumentReference?encounter=" + encounter
+        + "&type=http://loinc.org%7C18842-5", null), Bundle.class);
+    assertThat(discharges.getEntry()).hasSize(1);
   }
 
   int jobs(String encounter) {
