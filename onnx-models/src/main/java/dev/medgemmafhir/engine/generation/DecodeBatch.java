@@ -255,7 +255,7 @@ public final class DecodeBatch implements AutoCloseable {
             OnnxTensor present = tensor(cache, t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2]);
             copy[t] = present.getByteBuffer();
             columnsOf[t] = Math.toIntExact(present.getInfo().getShape()[2]);
-            int needed = isShort(t) ? Math.min(length, sliding.keptColumns()) : length;
+            int needed = isWindowed(t) ? Math.min(length, sliding.keptColumns()) : length;
             if (columnsOf[t] < needed || columnsOf[t] > length) {
                 throw new EngineException("prefill cache tensor " + t + " has " + columnsOf[t] + " columns for " + length + " tokens");
             }
@@ -435,9 +435,9 @@ public final class DecodeBatch implements AutoCloseable {
         }
         int heads = (int) sig.kvHeads();
         for (int t = 0; t < spare.length; t++) {
-            boolean short_ = isShort(t);
-            int dstColumns = short_ ? newSlidingColumns : newColumns;
-            int dstStride = short_ ? newSlidingStride : newStride;
+            boolean windowed = isWindowed(t);
+            int dstColumns = windowed ? newSlidingColumns : newColumns;
+            int dstStride = windowed ? newSlidingStride : newStride;
             ByteBuffer dst = spare[t];
             for (int r = 0; r < target.size(); r++) {
                 Seat s = target.get(r);
@@ -449,8 +449,8 @@ public final class DecodeBatch implements AutoCloseable {
                 if (old >= 0) {
                     src = past[t];
                     srcRow = old;
-                    srcStride = short_ ? slidingStride : stride;
-                    srcColumns = short_ ? slidingColumns : columns;
+                    srcStride = windowed ? slidingStride : stride;
+                    srcColumns = windowed ? slidingColumns : columns;
                 } else {
                     src = s.prefillCache[t];
                     srcRow = 0;
@@ -493,8 +493,8 @@ public final class DecodeBatch implements AutoCloseable {
         slidingStride = newSlidingStride;
     }
 
-    /** Whether cache tensor {@code t} (key and value of each layer in turn) belongs to a sliding layer kept short. */
-    private boolean isShort(int t) {
+    /** Whether cache tensor {@code t} (key and value of each layer in turn) belongs to a sliding layer kept to its window. */
+    private boolean isWindowed(int t) {
         return sliding != null && sliding.sliding(t / 2);
     }
 
@@ -505,7 +505,7 @@ public final class DecodeBatch implements AutoCloseable {
     private ByteBuffer[] exact(int rows, int columns, int slidingColumns) {
         ByteBuffer[] buffers = new ByteBuffer[2 * sig.layers()];
         for (int t = 0; t < buffers.length; t++) {
-            long bytes = (long) rows * sig.kvHeads() * (isShort(t) ? slidingColumns : columns) * columnBytes;
+            long bytes = (long) rows * sig.kvHeads() * (isWindowed(t) ? slidingColumns : columns) * columnBytes;
             if (bytes > Integer.MAX_VALUE) {
                 throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
             }
@@ -594,14 +594,14 @@ public final class DecodeBatch implements AutoCloseable {
             Map<String, OnnxValue> pinned = new HashMap<>();
             long[] pastShape = {n, heads, shared ? stride : columns, sig.headDim()};
             long[] presentShape = {n, heads, shared ? stride : total, sig.headDim()};
-            long[] shortShape = {n, heads, slidingStride, sig.headDim()};
+            long[] windowedShape = {n, heads, slidingStride, sig.headDim()};
             ByteBuffer[] present = shared ? past : spare;
             for (int i = 0; i < sig.layers(); i++) {
-                boolean short_ = isShort(2 * i);
-                inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], short_ ? shortShape : pastShape)));
-                inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], short_ ? shortShape : pastShape)));
-                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(present[2 * i], short_ ? shortShape : presentShape)));
-                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(present[2 * i + 1], short_ ? shortShape : presentShape)));
+                boolean windowed = isWindowed(2 * i);
+                inputs.put(sig.pastKeys()[i], track(opened, cacheTensor(past[2 * i], windowed ? windowedShape : pastShape)));
+                inputs.put(sig.pastValues()[i], track(opened, cacheTensor(past[2 * i + 1], windowed ? windowedShape : pastShape)));
+                pinned.put(sig.presentKeys()[i], track(opened, cacheTensor(present[2 * i], windowed ? windowedShape : presentShape)));
+                pinned.put(sig.presentValues()[i], track(opened, cacheTensor(present[2 * i + 1], windowed ? windowedShape : presentShape)));
             }
             int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
             ByteBuffer logitsBytes = null;
