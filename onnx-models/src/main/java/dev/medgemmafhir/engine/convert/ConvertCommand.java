@@ -2,6 +2,8 @@ package dev.medgemmafhir.engine.convert;
 
 import dev.medgemmafhir.engine.pull.ProgressBar;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,6 +39,16 @@ public class ConvertCommand implements Callable<Integer> {
                     + " standard: default-domain ONNX ops for other runtimes (default: ${DEFAULT-VALUE}).")
     String attention;
 
+    @Option(names = "--q4-block-size", paramLabel = "N", converter = BlockSize.class,
+            description = "q4 only: weights per 4-bit block, each with one fp32 scale: 16, 32, 64, 128 or 256 (default: 32)."
+                    + " Larger blocks store fewer scales (less memory traffic per decoded token) at some accuracy cost.")
+    Integer q4BlockSize;
+
+    @Option(names = "--q4-symmetric",
+            description = "q4 only: blocks without zero points (MatMulNBits' default zero point 8; the block's largest-magnitude"
+                    + " weight sets the scale, as llama.cpp's Q4_0). Saves 4 bits per block. Default: a zero point per block.")
+    boolean q4Symmetric;
+
     @Option(names = "--adapter", paramLabel = "ADAPTER_DIR",
             description = "A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) to merge into the weights.")
     Path adapter;
@@ -47,15 +59,35 @@ public class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try {
-            ConversionOptions options = new ConversionOptions(dtype, attention, adapter);
+            Q4Format q4Format = q4BlockSize == null && !q4Symmetric ? null
+                    : new Q4Format(q4BlockSize == null ? Q4Format.DEFAULT.blockSize() : q4BlockSize, q4Symmetric);
+            ConversionOptions options = new ConversionOptions(dtype, attention, adapter, q4Format);
             long started = System.nanoTime();
             Converter.Result result = Converter.convert(from, to, options, quiet ? ConversionProgress.NONE : new Bar(ProgressBar.onStderr()));
             spec.commandLine().getOut().printf("converted %s -> %s (%s, %s, %.0f s)%n", from, result.directory(), result.layout(),
-                    options.dtype(), (System.nanoTime() - started) / 1e9);
+                    options.q4Format() == null ? options.dtype() : options.dtype() + " " + options.q4Format().describe(),
+                    (System.nanoTime() - started) / 1e9);
             return 0;
         } catch (ConversionException e) {
             spec.commandLine().getErr().println("convert: " + e.getMessage());
             return 1;
+        }
+    }
+
+    /** {@code --q4-block-size}: a usage error (exit 2, picocli's message) unless one of {@link Q4Format#BLOCK_SIZES}. */
+    static final class BlockSize implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int size;
+            try {
+                size = Integer.parseInt(value.strip());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + value + "' is not a number; use one of " + Q4Format.BLOCK_SIZES);
+            }
+            if (!Q4Format.BLOCK_SIZES.contains(size)) {
+                throw new TypeConversionException(size + " is not supported; use one of " + Q4Format.BLOCK_SIZES);
+            }
+            return size;
         }
     }
 

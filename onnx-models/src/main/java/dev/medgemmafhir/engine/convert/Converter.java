@@ -117,7 +117,7 @@ public final class Converter {
         }
         progress.begin(total);
         Weights weights = new Weights(checkpoint, progress, adapter);
-        GemmaTextGraphs text = new GemmaTextGraphs(config.text(), weights, options.q4());
+        GemmaTextGraphs text = new GemmaTextGraphs(config.text(), weights, options.q4Format());
         List<String> graphs = new ArrayList<>();
         String layout;
         if (config.vision() == null) {
@@ -133,7 +133,7 @@ public final class Converter {
             text.writeEmbedTokens(onnx.resolve(embed + ".onnx"), onnx.resolve(embed + ".onnx_data"), producer);
             String vision = "vision_encoder" + options.suffix();
             progress.stage(vision + ".onnx");
-            new GemmaVisionGraph(config, weights, options.q4())
+            new GemmaVisionGraph(config, weights, options.q4Format())
                     .write(onnx.resolve(vision + ".onnx"), onnx.resolve(vision + ".onnx_data"), producer);
             String decoder = "decoder_model_merged" + options.suffix();
             progress.stage(decoder + ".onnx");
@@ -225,9 +225,7 @@ public final class Converter {
             adapter.targets().forEach(targets::add);
             listFiles(adapter.dir(), a.putArray("files"));
         }
-        ObjectNode opts = root.putObject("options");
-        opts.put("dtype", options.dtype());
-        opts.put("attention", options.attention());
+        options.record(root.putObject("options"));
         root.put("layout", layout);
         if (config.vision() != null) {
             // Tells the engine that this decoder reads image tokens from the attention mask (GraphNames).

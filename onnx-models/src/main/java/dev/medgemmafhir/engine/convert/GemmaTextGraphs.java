@@ -41,12 +41,13 @@ final class GemmaTextGraphs {
 
     private final GemmaConfig.Text c;
     private final Weights weights;
-    private final boolean q4;
+    /** The 4-bit block format of every linear layer and the head, or null for fp32. */
+    private final Q4Format q4;
     private final float embedScale;
     private static final String TABLE = "text.embed_tokens.weight";
     private OnnxGraph tableGraph;
 
-    GemmaTextGraphs(GemmaConfig.Text config, Weights weights, boolean q4) {
+    GemmaTextGraphs(GemmaConfig.Text config, Weights weights, Q4Format q4) {
         this.c = config;
         this.weights = weights;
         this.q4 = q4;
@@ -155,7 +156,7 @@ final class GemmaTextGraphs {
     /** Logits: the tied embedding (or a stored lm_head) as {@code x @ E^T}; Gemm with transB keeps one copy of E. */
     String head(OnnxGraph g, String x) throws IOException {
         String name = weights.checkpoint().has("lm_head.weight") && !c.tieWordEmbeddings() ? "lm_head.weight" : "text.embed_tokens.weight";
-        if (q4) {
+        if (q4 != null) {
             return linear(g, x, name, c.vocab(), c.hidden());
         }
         String table = name.equals("lm_head.weight")

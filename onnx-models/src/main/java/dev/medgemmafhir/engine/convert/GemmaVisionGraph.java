@@ -23,9 +23,10 @@ final class GemmaVisionGraph {
     private final GemmaConfig.Vision v;
     private final int textHidden;
     private final Weights weights;
-    private final boolean q4;
+    /** The 4-bit block format of the linear layers, or null for fp32. */
+    private final Q4Format q4;
 
-    GemmaVisionGraph(GemmaConfig config, Weights weights, boolean q4) {
+    GemmaVisionGraph(GemmaConfig config, Weights weights, Q4Format q4) {
         this.v = config.vision();
         this.textHidden = config.text().hidden();
         this.weights = weights;

@@ -11,10 +11,16 @@ import java.nio.ByteOrder;
  *   <li>{@code B} uint8 {@code [N, n_blocks_per_col, blob_size]}: column n of W in blocks of
  *       {@code block_size} along K, two 4-bit codes per byte, the lower K index in the low nibble;</li>
  *   <li>{@code scales} float {@code [N * n_blocks_per_col]};</li>
- *   <li>{@code zero_points} uint8 {@code [N * ceil(n_blocks_per_col / 2)]}, packed like B.</li>
+ *   <li>{@code zero_points} uint8 {@code [N * ceil(n_blocks_per_col / 2)]}, packed like B; asymmetric
+ *       blocks only.</li>
  * </ul>
- * Dequantized value = (code - zero_point) * scale. Asymmetric blocks, like ONNX Runtime's own
- * 4-bit quantizer by default; a K that is not a multiple of the block is zero-padded.
+ * Dequantized value = (code - zero_point) * scale. Asymmetric blocks (ONNX Runtime's own 4-bit
+ * quantizer's default) span their min..max with a zero point each. Symmetric blocks have no
+ * zero_points input, so MatMulNBits subtracts its default 8 ({@code 2^(bits-1)}); the scale is the
+ * block's largest-magnitude weight over -8, as ONNX Runtime's symmetric quantizer (MLAS
+ * {@code range2scale}) and llama.cpp's Q4_0 pick it: that weight is code 0 exactly, and the codes
+ * reach 7 steps the other way (4-bit codes hold -8..7 around the zero point). A K that is not a
+ * multiple of the block is zero-padded.
  *
  * <p>Columns are read one at a time, so a weight of any size streams: a Hugging Face linear
  * weight {@code [out, in]} hands over row n as column n of W without a transpose.
@@ -22,6 +28,8 @@ import java.nio.ByteOrder;
 public final class Int4BlockQuantizer {
 
     public static final int BITS = 4;
+    /** The zero point MatMulNBits assumes when a node has no zero_points input: {@code 2^(bits-1)}. */
+    public static final int SYMMETRIC_ZERO_POINT = 1 << (BITS - 1);
 
     /** Fills {@code column} (length K) with column {@code n} of W. */
     @FunctionalInterface
@@ -32,6 +40,7 @@ public final class Int4BlockQuantizer {
     public final int k;
     public final int n;
     public final int blockSize;
+    public final boolean symmetric;
     public final int blocksPerColumn;
     public final int blobSize;
     public final int zeroPointBytesPerColumn;
@@ -40,7 +49,11 @@ public final class Int4BlockQuantizer {
     private float[] scales;
     private byte[] zeroPoints;
 
-    public Int4BlockQuantizer(int k, int n, int blockSize, Columns columns) {
+    public Int4BlockQuantizer(int k, int n, Q4Format format, Columns columns) {
+        this(k, n, format.blockSize(), format.symmetric(), columns);
+    }
+
+    public Int4BlockQuantizer(int k, int n, int blockSize, boolean symmetric, Columns columns) {
         if (k <= 0 || n <= 0 || blockSize <= 0 || blockSize % 2 != 0) {
             throw new IllegalArgumentException("bad MatMulNBits shape K=" + k + " N=" + n + " block=" + blockSize);
         }
@@ -48,6 +61,7 @@ public final class Int4BlockQuantizer {
         this.k = k;
         this.n = n;
         this.blockSize = blockSize;
+        this.symmetric = symmetric;
         this.blocksPerColumn = (k + blockSize - 1) / blockSize;
         this.blobSize = blockSize * BITS / 8;
         this.zeroPointBytesPerColumn = (blocksPerColumn * BITS + 7) / 8;
@@ -84,7 +98,11 @@ public final class Int4BlockQuantizer {
         return ConstantTensor.floats(new long[] {(long) n * blocksPerColumn}, scales);
     }
 
+    /** The packed zero points of asymmetric blocks (symmetric blocks have none: MatMulNBits' default 8 applies). */
     public TensorData zeroPoints() {
+        if (symmetric) {
+            throw new IllegalStateException("symmetric blocks have no zero_points input");
+        }
         ensureQuantized();
         return ConstantTensor.uint8(new long[] {(long) n * zeroPointBytesPerColumn}, zeroPoints);
     }
@@ -113,17 +131,30 @@ public final class Int4BlockQuantizer {
                     int row = b * blockSize + i;
                     block[i] = row < k ? values[row] : 0f;
                 }
-                float min = 0f;
-                float max = 0f;
-                for (float v : block) {
-                    min = Math.min(min, v);
-                    max = Math.max(max, v);
+                float scale;
+                int zeroPoint;
+                if (symmetric) {
+                    float extreme = 0f;
+                    for (float v : block) {
+                        if (Math.abs(v) > Math.abs(extreme)) {
+                            extreme = v;
+                        }
+                    }
+                    scale = extreme / -SYMMETRIC_ZERO_POINT;
+                    zeroPoint = SYMMETRIC_ZERO_POINT;
+                } else {
+                    float min = 0f;
+                    float max = 0f;
+                    for (float v : block) {
+                        min = Math.min(min, v);
+                        max = Math.max(max, v);
+                    }
+                    scale = (max - min) / 15f;
+                    zeroPoint = scale == 0f ? 0 : clamp(Math.round(-min / scale));
                 }
-                float scale = (max - min) / 15f;
                 if (scale == 0f) {
                     scale = 1f;
                 }
-                int zeroPoint = clamp(Math.round(-min / scale));
                 newScales[col * blocksPerColumn + b] = scale;
                 newZeroPoints[col * zeroPointBytesPerColumn + b / 2] |= (byte) (zeroPoint << (4 * (b % 2)));
                 for (int i = 0; i < blockSize; i += 2) {

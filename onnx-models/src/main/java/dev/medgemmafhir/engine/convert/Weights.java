@@ -75,11 +75,11 @@ final class Weights {
     }
 
     /** 4-bit blocks of a torch linear weight {@code [out, in]}: row o of the weight is column o of {@code MatMul}'s W. */
-    Int4BlockQuantizer quantized(SafetensorsFile.Tensor t, int blockSize) {
+    Int4BlockQuantizer quantized(SafetensorsFile.Tensor t, Q4Format format) {
         int out = Math.toIntExact(t.shape()[0]);
         int in = Math.toIntExact(t.rowLength());
         String name = Checkpoint.normalise(t.name());
-        return new Int4BlockQuantizer(in, out, blockSize, (n, column) -> {
+        return new Int4BlockQuantizer(in, out, format, (n, column) -> {
             t.read((long) n * in, column, 0, in);
             if (adapter != null) {
                 adapter.addToRow(name, n, column);

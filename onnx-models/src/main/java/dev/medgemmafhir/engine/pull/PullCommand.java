@@ -133,8 +133,7 @@ public class PullCommand implements Callable<Integer> {
     }
     JsonNode done = Converter.conversionRecord(dir);
     if (done != null && !force && repo.equals(done.path("source").path("repository").asText())
-        && options.dtype().equals(done.path("options").path("dtype").asText())
-        && options.attention().equals(done.path("options").path("attention").asText())) {
+        && options.sameAs(done.path("options"))) {
       System.err.println(dir + " already holds " + repo + " converted to " + options.dtype() + " (" + options.attention()
           + " attention); nothing to do");
       System.out.println(dir.toAbsolutePath().normalize());

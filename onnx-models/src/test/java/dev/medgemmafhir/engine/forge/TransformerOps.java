@@ -31,7 +31,7 @@ final class TransformerOps {
         long[] dims = weight.dims();
         int k = Math.toIntExact(dims[0]);
         int n = Math.toIntExact(dims[1]);
-        Int4BlockQuantizer q = new Int4BlockQuantizer(k, n, Q4_BLOCK_SIZE, (col, column) -> {
+        Int4BlockQuantizer q = new Int4BlockQuantizer(k, n, Q4_BLOCK_SIZE, false, (col, column) -> {
             for (int row = 0; row < k; row++) {
                 column[row] = weight.at((long) row * n + col);
             }
