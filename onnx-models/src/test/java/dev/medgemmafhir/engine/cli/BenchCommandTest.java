@@ -12,7 +12,9 @@ import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,15 +69,15 @@ class BenchCommandTest {
     void profileWritesOnnxRuntimesPerOperatorTrace() throws Exception {
         ForgedModel forged = ModelForge.forge(ForgeSpec.textOnly(), tmp.resolve("p"));
         Path prefix = tmp.resolve("traces").resolve("run");
-        java.nio.file.Files.createDirectories(prefix.getParent());
+        Files.createDirectories(prefix.getParent());
         CommandLine cli = MedGemmaCli.commandLine();
         StringWriter err = new StringWriter();
         cli.setOut(new PrintWriter(new StringWriter()));
         cli.setErr(new PrintWriter(err));
         assertEquals(0, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "8", "--decode-tokens", "3",
                 "--runs", "1", "--warmup", "0", "--bandwidth-mib", "16", "--profile", prefix.toString()), err.toString());
-        java.util.List<Path> traces;
-        try (var files = java.nio.file.Files.list(prefix.getParent())) {
+        List<Path> traces;
+        try (var files = Files.list(prefix.getParent())) {
             traces = files.filter(f -> f.getFileName().toString().startsWith("run") && f.toString().endsWith(".json")).toList();
         }
         assertTrue(!traces.isEmpty(), "no trace written");

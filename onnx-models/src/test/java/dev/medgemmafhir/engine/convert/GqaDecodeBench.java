@@ -1,5 +1,6 @@
 package dev.medgemmafhir.engine.convert;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
@@ -10,6 +11,8 @@ import java.nio.ByteOrder;
 import java.nio.IntBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,7 +121,7 @@ public final class GqaDecodeBench {
         for (int i = 0; i < names.length; i++) {
             StringBuilder b = new StringBuilder();
             double[] sorted = ms[i].clone();
-            java.util.Arrays.sort(sorted);
+            Arrays.sort(sorted);
             for (double m : ms[i]) {
                 b.append(String.format(" %.3f", m));
             }
@@ -161,13 +164,13 @@ public final class GqaDecodeBench {
             String seqlens = g.input("seqlens_k", 6, 1);
             String total = g.input("total", 6);
             String bias = biased ? g.input("bias", t, 1, 1, 1, "total") : "";
-            List<ai.onnx.proto.OnnxMl.AttributeProto> a = new java.util.ArrayList<>(List.of(intAttr("num_heads", HEADS),
+            List<AttributeProto> a = new ArrayList<>(List.of(intAttr("num_heads", HEADS),
                     intAttr("kv_num_heads", KV_HEADS), floatAttr("scale", scale), intAttr("do_rotary", 0)));
             if (window > 0) {
                 a.add(intAttr("local_window_size", window));
             }
             g.multiOutputOp(MICROSOFT_DOMAIN, "GroupQueryAttention", new String[] {"out", "present_key", "present_value"},
-                    new String[] {q, k, v, pk, pv, seqlens, total, "", "", "", bias}, a.toArray(new ai.onnx.proto.OnnxMl.AttributeProto[0]));
+                    new String[] {q, k, v, pk, pv, seqlens, total, "", "", "", bias}, a.toArray(new AttributeProto[0]));
             g.output("out", t, 1, 1, HEADS * HEAD_DIM);
             g.output("present_key", t, 1, KV_HEADS, "capacity", HEAD_DIM);
             g.output("present_value", t, 1, KV_HEADS, "capacity", HEAD_DIM);

@@ -1,11 +1,13 @@
 package dev.medgemmafhir.operations.async;
 
 import dev.medgemmafhir.operations.async.AsyncJob.State;
+import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import javax.sql.DataSource;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -36,8 +38,8 @@ public final class AsyncJobStore {
     this.jdbc = new JdbcTemplate(dataSource);
     this.ownTransaction = new TransactionTemplate(new DataSourceTransactionManager(dataSource));
     ownTransaction.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
-    this.postgres = Boolean.TRUE.equals(jdbc.execute((java.sql.Connection c) ->
-        c.getMetaData().getDatabaseProductName().toLowerCase(java.util.Locale.ROOT).contains("postgres")));
+    this.postgres = Boolean.TRUE.equals(jdbc.execute((Connection c) ->
+        c.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT).contains("postgres")));
     jdbc.execute("""
         CREATE TABLE IF NOT EXISTS mgf_async_job (
           job_id VARCHAR(64) PRIMARY KEY,

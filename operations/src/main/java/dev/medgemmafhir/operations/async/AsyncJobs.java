@@ -18,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.Resource;
 import org.slf4j.Logger;
@@ -69,14 +70,14 @@ public final class AsyncJobs implements AutoCloseable {
   }
 
   /** As {@link #submit(AiTask)}; {@code onEnd} learns how the job ended (not when it was cancelled). */
-  public String submit(AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
+  public String submit(AiTask task, BiConsumer<Integer, Resource> onEnd) {
     String id = UUID.randomUUID().toString();
     store.insert(id, task.operation(), task.target(), owner, clock.instant());
     start(id, task, onEnd);
     return id;
   }
 
-  private void start(String id, AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
+  private void start(String id, AiTask task, BiConsumer<Integer, Resource> onEnd) {
     Cancellation cancellation = Cancellation.create();
     live.put(id, cancellation);
     workers.submit(() -> run(id, task, cancellation, onEnd));
@@ -90,7 +91,7 @@ public final class AsyncJobs implements AutoCloseable {
    * the same target is queued or running on any replica: then nothing starts and that job is named.
    * Checking and storing are one step, so callers at the same instant start one job between them.
    */
-  public Submitted submitUnlessLive(AiTask task, java.util.function.BiConsumer<Integer, Resource> onEnd) {
+  public Submitted submitUnlessLive(AiTask task, BiConsumer<Integer, Resource> onEnd) {
     String id = UUID.randomUUID().toString();
     Optional<String> live = store.insertUnlessLive(id, task.operation(), task.target(), owner, clock.instant());
     if (live.isPresent()) {
@@ -120,7 +121,7 @@ public final class AsyncJobs implements AutoCloseable {
   }
 
   private void run(String id, AiTask task, Cancellation cancellation,
-      java.util.function.BiConsumer<Integer, Resource> onEnd) {
+      BiConsumer<Integer, Resource> onEnd) {
     int status = 0;
     Resource ended = null;
     try {

@@ -6,8 +6,11 @@ import ca.uhn.fhir.interceptor.api.Pointcut;
 import ca.uhn.fhir.rest.api.server.RequestDetails;
 import ca.uhn.fhir.rest.api.server.ResponseDetails;
 import dev.medgemmafhir.operations.run.AiTask;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.function.BiConsumer;
 import org.hl7.fhir.r4.model.OperationOutcome;
+import org.hl7.fhir.r4.model.Resource;
 
 /**
  * The kick-off of FHIR's asynchronous pattern: with {@code Prefer: respond-async} an operation
@@ -50,7 +53,7 @@ public final class AsyncKickoff {
    */
   public static boolean unlessRunning(RequestDetails request) {
     String prefer = request.getHeader("Prefer");
-    return prefer != null && java.util.Arrays.stream(prefer.split(","))
+    return prefer != null && Arrays.stream(prefer.split(","))
         .anyMatch(preference -> UNLESS_RUNNING.equalsIgnoreCase(preference.strip()));
   }
 
@@ -62,7 +65,7 @@ public final class AsyncKickoff {
    */
   public OperationOutcome accept(AiTask task, RequestDetails request) {
     RequestDetails kickoff = detached(request);
-    java.util.function.BiConsumer<Integer, org.hl7.fhir.r4.model.Resource> onEnd =
+    BiConsumer<Integer, Resource> onEnd =
         (status, result) -> jobEnd.ended(kickoff, status, result);
     OperationOutcome outcome = new OperationOutcome();
     if (unlessRunning(request)) {
