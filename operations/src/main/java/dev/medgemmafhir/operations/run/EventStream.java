@@ -11,6 +11,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Locale;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.OperationOutcome;
@@ -73,7 +74,7 @@ public final class EventStream {
    * An SSE comment line, unless something was written within {@code idle}: ignored by clients, it
    * keeps the connection busy and tells whether the client is there.
    */
-  public synchronized void keepalive(java.time.Duration idle) {
+  public synchronized void keepalive(Duration idle) {
     if (out != null && System.nanoTime() - lastWrite < idle.toNanos()) {
       return; // text is flowing: its writes do the same
     }
