@@ -143,6 +143,24 @@ class ConverterAgreementTest {
         return worst;
     }
 
+    static double maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+
+    static double maxAbsDiff(double[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length);
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        }
+        return worst;
+    }
+
     static int argmax(float[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) {

@@ -42,6 +42,7 @@ import java.util.concurrent.TimeUnit;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.LOGIT_TOLERANCE;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.NEW_TOKENS;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.argmax;
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.maxAbsDiff;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.boxed;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -398,23 +399,5 @@ class FusedAttentionAgreementTest {
 
     private static List<Integer> greedy(MedGemmaModel model, int[] prompt) {
         return boxed(model.generateTokens(prompt, GenerationParams.greedy(NEW_TOKENS), false, Cancellation.none()).generatedTokenIds());
-    }
-
-    private static double maxAbsDiff(double[] expected, float[] actual) {
-        assertEquals(expected.length, actual.length);
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
-        }
-        return worst;
-    }
-
-    private static double maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        return worst;
     }
 }

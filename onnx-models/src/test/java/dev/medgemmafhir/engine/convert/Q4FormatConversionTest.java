@@ -23,6 +23,7 @@ import java.util.List;
 
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.NEW_TOKENS;
 import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.argmax;
+import static dev.medgemmafhir.engine.convert.ConverterAgreementTest.maxAbsDiff;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -190,14 +191,5 @@ class Q4FormatConversionTest {
 
     private static long weightBytes(Path dir) throws IOException {
         return Files.size(dir.resolve("onnx/model_q4.onnx")) + Files.size(dir.resolve("onnx/model_q4.onnx_data"));
-    }
-
-    private static double maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        return worst;
     }
 }

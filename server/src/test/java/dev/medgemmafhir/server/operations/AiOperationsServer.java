@@ -26,9 +26,14 @@ import org.hl7.fhir.r4.model.Bundle;
 import org.hl7.fhir.r4.model.Device;
 import org.hl7.fhir.r4.model.DiagnosticReport;
 import org.hl7.fhir.r4.model.DocumentReference;
+import org.hl7.fhir.r4.model.Encounter;
+import org.hl7.fhir.r4.model.Observation;
 import org.hl7.fhir.r4.model.OperationOutcome;
 import org.hl7.fhir.r4.model.Parameters;
+import org.hl7.fhir.r4.model.Patient;
 import org.hl7.fhir.r4.model.Provenance;
+import org.hl7.fhir.r4.model.Quantity;
+import org.hl7.fhir.r4.model.Reference;
 import org.hl7.fhir.r4.model.Resource;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
@@ -157,6 +162,20 @@ abstract class AiOperationsServer {
   }
 
   /** Counts now: without no-cache, HAPI would answer a repeated search from its cache of a minute ago. */
+  /** A finished ambulatory encounter of a new patient with one temperature observation: the least $summarize needs. */
+  String encounterWithAFact() {
+    String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
+    Encounter e = new Encounter().setStatus(Encounter.EncounterStatus.FINISHED).setSubject(new Reference(patient));
+    e.getClass_().setCode("AMB");
+    String encounter = client.create().resource(e).execute().getId().toUnqualifiedVersionless().getValue();
+    Observation o = new Observation().setStatus(Observation.ObservationStatus.FINAL).setSubject(new Reference(patient))
+        .setEncounter(new Reference(encounter));
+    o.getCode().setText("Temperature");
+    o.setValue(new Quantity(37.2).setUnit("Cel"));
+    client.create().resource(o).execute();
+    return encounter;
+  }
+
   int count(Class<? extends Resource> type) {
     return client.search().forResource(type).summaryMode(SummaryEnum.COUNT)
         .cacheControl(new CacheControlDirective().setNoCache(true)).returnBundle(Bundle.class).execute().getTotal();

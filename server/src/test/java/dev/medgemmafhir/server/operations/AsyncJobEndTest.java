@@ -10,27 +10,10 @@ import java.net.http.HttpResponse;
 import java.util.List;
 import org.hl7.fhir.r4.model.AuditEvent;
 import org.hl7.fhir.r4.model.Bundle;
-import org.hl7.fhir.r4.model.Encounter;
-import org.hl7.fhir.r4.model.Observation;
-import org.hl7.fhir.r4.model.Patient;
-import org.hl7.fhir.r4.model.Reference;
 import org.junit.jupiter.api.Test;
 
 /** How an asynchronous job ended is audited, not only its kick-off. */
 class AsyncJobEndTest extends AiOperationsServer {
-
-  String encounterWithAFact() {
-    String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
-    Encounter e = new Encounter().setStatus(Encounter.EncounterStatus.FINISHED).setSubject(new Reference(patient));
-    e.getClass_().setCode("AMB");
-    String encounter = client.create().resource(e).execute().getId().toUnqualifiedVersionless().getValue();
-    Observation o = new Observation().setStatus(Observation.ObservationStatus.FINAL).setSubject(new Reference(patient))
-        .setEncounter(new Reference(encounter));
-    o.getCode().setText("Temperature");
-    o.setValue(new org.hl7.fhir.r4.model.Quantity(37.2).setUnit("Cel"));
-    client.create().resource(o).execute();
-    return encounter;
-  }
 
   Bundle.BundleEntryComponent runAsync(String encounter, String model) throws Exception {
     HttpResponse<String> kickoff = post("/" + encounter + "/$summarize",
