@@ -6,21 +6,20 @@ import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
- * Opens ONNX Runtime sessions from file paths (never byte arrays: weights past 2 GB and external
- * data need the path) with one set of options, and decides the execution provider once.
+ * Opens ONNX Runtime sessions with one set of options, and decides the execution provider once. Graphs open from
+ * their files, or, when the q4 accuracy level rewrites one, from the rewritten graph's bytes with its external data
+ * read from the model's own folder (never a byte array holding weights: past 2 GB a protobuf cannot).
  */
 public final class SessionFactory implements AutoCloseable {
+
+    /** ONNX Runtime's session option: where a graph given as bytes finds its external data files. */
+    private static final String EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path";
 
     private static final System.Logger LOG = System.getLogger(SessionFactory.class.getName());
 
@@ -28,7 +27,6 @@ public final class SessionFactory implements AutoCloseable {
     private final OrtSession.SessionOptions options;
     private final ExecutionProvider provider;
     private final int q4AccuracyLevel;
-    private final List<Path> rewritten = new ArrayList<>();
 
     public SessionFactory(OrtEnvironment env, RuntimeOptions runtime) {
         this.env = env;
@@ -80,7 +78,15 @@ public final class SessionFactory implements AutoCloseable {
     /** Opens {@code graph}; a failure names the file and what ONNX Runtime said. */
     public OrtSession open(Path dir, Path graph) {
         try {
-            return env.createSession(withAccuracyLevel(dir, graph).toString(), options);
+            Optional<byte[]> rewrittenGraph = withAccuracyLevel(dir, graph);
+            if (rewrittenGraph.isEmpty()) {
+                return env.createSession(graph.toString(), options);
+            }
+            // A graph given as bytes finds its external data in this folder (the original files: the weights are
+            // neither copied nor loaded twice). Every graph of a model shares its folder, so the entry is the same
+            // for all of them; ONNX Runtime reads it only for graphs given as bytes.
+            options.addConfigEntry(EXTERNAL_DATA_FOLDER, graph.toAbsolutePath().getParent().toString());
+            return env.createSession(rewrittenGraph.get(), options);
         } catch (OrtException e) {
             String hint = ModelDirectory.externalData(graph).isEmpty() && String.valueOf(e.getMessage()).contains("external")
                     ? " (its external data file " + graph.getFileName() + "_data is missing)" : "";
@@ -89,40 +95,29 @@ public final class SessionFactory implements AutoCloseable {
     }
 
     /**
-     * {@code graph} itself, or, when a q4 accuracy level is asked for and the graph's MatMulNBits differ from it, a
-     * rewritten copy in a temporary directory beside links to the original external data files (ONNX Runtime finds
-     * external data next to the graph file; the weights are neither copied nor loaded twice).
+     * Empty to open {@code graph} as it is, or, when a q4 accuracy level is asked for and the graph's MatMulNBits
+     * differ from it, the rewritten graph's bytes (only the graph: its weights stay in the external data files).
      */
-    private Path withAccuracyLevel(Path dir, Path graph) {
+    private Optional<byte[]> withAccuracyLevel(Path dir, Path graph) {
         // The attribute picks a CPU kernel; the CUDA kernel does not read it.
         if (q4AccuracyLevel < 0 || provider == ExecutionProvider.CUDA) {
-            return graph;
+            return Optional.empty();
         }
         try {
             if (Files.size(graph) > (1L << 30)) {
                 LOG.log(Level.WARNING, "{0} keeps its weights inline ({1} bytes); its q4 accuracy level is left as exported",
                         graph, Files.size(graph));
-                return graph;
+                return Optional.empty();
             }
             Optional<byte[]> bytes;
             try {
                 bytes = MatMulNBitsAccuracy.withAccuracyLevel(Files.readAllBytes(graph), q4AccuracyLevel);
             } catch (IllegalArgumentException unreadable) {
                 // Not a model the rewriter can read: ONNX Runtime's own loading names the problem.
-                return graph;
+                return Optional.empty();
             }
-            if (bytes.isEmpty()) {
-                return graph;
-            }
-            Path tmp = Files.createTempDirectory("medgemma-graph-");
-            rewritten.add(tmp);
-            Path copy = tmp.resolve(graph.getFileName());
-            Files.write(copy, bytes.get());
-            for (Path data : ModelDirectory.externalData(graph)) {
-                Files.createSymbolicLink(tmp.resolve(data.getFileName()), data.toAbsolutePath());
-            }
-            LOG.log(Level.INFO, "{0}: MatMulNBits accuracy_level set to {1}", graph.getFileName(), q4AccuracyLevel);
-            return copy;
+            bytes.ifPresent(b -> LOG.log(Level.INFO, "{0}: MatMulNBits accuracy_level set to {1}", graph.getFileName(), q4AccuracyLevel));
+            return bytes;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             throw ModelLoadException.at(dir, graph, "cannot set the q4 accuracy level: " + e.getMessage(), e);
         }
@@ -131,15 +126,5 @@ public final class SessionFactory implements AutoCloseable {
     @Override
     public void close() {
         options.close();
-        // The sessions hold what they need; the rewritten graphs and links can go.
-        for (Path tmp : rewritten) {
-            try (Stream<Path> files = Files.walk(tmp)) {
-                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            } catch (IOException | UncheckedIOException e) {
-                LOG.log(Level.WARNING, "could not remove {0}: {1}", tmp, e.getMessage());
-            }
-        }
     }
 }
