@@ -48,7 +48,7 @@ final class ModelOptions {
     int maxBatch;
 
     @Option(names = "--kv-cache-budget", paramLabel = "BYTES", defaultValue = "0",
-            description = "Bytes the batch's KV cache may take; 0 = no limit (default).")
+            description = "Bytes the batch's KV cache may take; 0 = half the JVM's direct-memory limit (default).")
     long kvCacheBudget;
 
     @Option(names = "--profile", paramLabel = "PREFIX", defaultValue = "",

@@ -53,9 +53,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * given, so at long contexts those layers' steps read and compute a window instead of the context.
  * The columns they dropped are marked {@link GraphNames#SLIDING_EVICTED_MASK_VALUE} in the mask.
  *
- * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and, with a budget, at
- * most as many as keep both cache buffers of the batch within it at the longest sequence's final
- * length. A request that cannot fit even alone is refused; others wait for room.
+ * <p>Admission is by {@link #reserve}: at most {@code maxRows} sequences, and at most as many as keep
+ * the batch's cache buffers within the budget at the longest sequence's final length (by default half
+ * the JVM's direct-memory limit, {@link DirectMemory}). A request that cannot fit even alone is
+ * refused; others wait for room.
  */
 public final class DecodeBatch implements AutoCloseable {
 
@@ -107,7 +108,8 @@ public final class DecodeBatch implements AutoCloseable {
 
     /**
      * @param maxRows sequences decoded together at most
-     * @param budgetBytes bytes both cache buffers of the batch may take; 0 for no limit
+     * @param budgetBytes bytes both cache buffers of the batch may take; 0 for {@link DirectMemory#defaultKvCacheBudget()}
+     *     (no limit would let a batch fail every sequence in it when the JVM refuses a direct buffer)
      */
     public DecodeBatch(ModelRuntime rt, int maxRows, long budgetBytes) {
         if (maxRows < 1 || budgetBytes < 0) {
@@ -116,7 +118,11 @@ public final class DecodeBatch implements AutoCloseable {
         this.rt = rt;
         this.sig = rt.decoderSignature();
         this.maxRows = maxRows;
-        this.budgetBytes = budgetBytes;
+        this.budgetBytes = budgetBytes > 0 ? budgetBytes : DirectMemory.defaultKvCacheBudget();
+        if (budgetBytes > DirectMemory.limit() / 2) {
+            LOG.log(Level.WARNING, "KV-cache budget of {0} bytes is more than half the JVM''s direct-memory limit ({1} bytes,"
+                    + " -XX:MaxDirectMemorySize): a full batch may fail every sequence in it", budgetBytes, DirectMemory.limit());
+        }
         this.columnBytes = Math.toIntExact(sig.headDim() * (sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4));
         this.bytesPerToken = 2L * sig.layers() * sig.kvHeads() * columnBytes;
         this.vocab = (int) sig.vocab();
@@ -169,7 +175,7 @@ public final class DecodeBatch implements AutoCloseable {
      * @throws InvalidInputException it would not fit even alone
      */
     public Reservation reserve(int finalLength, Cancellation cancellation) {
-        if (budgetBytes > 0 && cacheBytes(1, finalLength) > budgetBytes) {
+        if (cacheBytes(1, finalLength) > budgetBytes) {
             throw new InvalidInputException("prompt and answer (" + finalLength + " tokens) need " + cacheBytes(1, finalLength)
                     + " bytes of KV cache, more than the model's KV-cache budget of " + budgetBytes + " bytes");
         }
@@ -192,9 +198,6 @@ public final class DecodeBatch implements AutoCloseable {
     private boolean fits(int finalLength) {
         if (reservations.size() >= maxRows) {
             return false;
-        }
-        if (budgetBytes == 0) {
-            return true;
         }
         int longest = finalLength;
         for (Reservation r : reservations) {
@@ -427,7 +430,7 @@ public final class DecodeBatch implements AutoCloseable {
             newStride = Math.max(newColumns + 1, Math.min(longest, newColumns + SHARED_GROWTH_COLUMNS));
             // The same room on the sliding layers, so that both run out at the same step.
             newSlidingStride = newSlidingColumns + (newStride - newColumns);
-            spare = exact(target.size(), newStride, newSlidingStride);
+            spare = new ByteBuffer[2 * sig.layers()]; // allocated tensor by tensor below
         } else {
             newStride = newColumns;
             newSlidingStride = newStride;
@@ -438,6 +441,9 @@ public final class DecodeBatch implements AutoCloseable {
             boolean windowed = isWindowed(t);
             int dstColumns = windowed ? newSlidingColumns : newColumns;
             int dstStride = windowed ? newSlidingStride : newStride;
+            if (shared) {
+                spare[t] = allocate((long) target.size() * heads * dstStride * columnBytes);
+            }
             ByteBuffer dst = spare[t];
             for (int r = 0; r < target.size(); r++) {
                 Seat s = target.get(r);
@@ -466,6 +472,19 @@ public final class DecodeBatch implements AutoCloseable {
                     int pad = (dstColumns - kept) * columnBytes;
                     zero(dst, block, pad);
                     dst.put(block + pad, src, from, len);
+                }
+            }
+            if (shared) {
+                // This tensor's old layout and the joiners' prefill copies are garbage now, not after the last tensor:
+                // a layout holds one cache and one tensor more at its peak, not two caches (direct memory is freed
+                // when the collector finds the buffers unreachable, which the JVM forces before it refuses one).
+                if (past != null) {
+                    past[t] = null;
+                }
+                for (Seat s : target) {
+                    if (!rows.contains(s)) {
+                        s.prefillCache[t] = null;
+                    }
                 }
             }
         }
@@ -498,20 +517,12 @@ public final class DecodeBatch implements AutoCloseable {
         return sliding != null && sliding.sliding(t / 2);
     }
 
-    /**
-     * Fresh buffers of exactly {@code rows} x kv_heads x {@code columns} ({@code slidingColumns} on sliding layers kept
-     * short); shared mode: one cache, allocated per layout.
-     */
-    private ByteBuffer[] exact(int rows, int columns, int slidingColumns) {
-        ByteBuffer[] buffers = new ByteBuffer[2 * sig.layers()];
-        for (int t = 0; t < buffers.length; t++) {
-            long bytes = (long) rows * sig.kvHeads() * (isWindowed(t) ? slidingColumns : columns) * columnBytes;
-            if (bytes > Integer.MAX_VALUE) {
-                throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
-            }
-            buffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    /** A fresh direct buffer for one cache tensor. */
+    private static ByteBuffer allocate(long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new EngineException("a KV-cache tensor of " + bytes + " bytes does not fit one direct buffer; lower the batch size");
         }
-        return buffers;
+        return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
     }
 
     /**

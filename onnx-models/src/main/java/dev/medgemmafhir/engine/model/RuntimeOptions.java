@@ -18,7 +18,8 @@ import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
  *     graphs without MatMulNBits and CUDA sessions are left as they are
  * @param maxBatch sequences decoded together in one decoder run per step; 1 = every generation decodes alone
  * @param kvCacheBudgetBytes bytes the batch's KV cache may take (both buffers, every sequence padded to the longest);
- *     0 = no limit. Requests wait for room; one that cannot fit alone is refused
+ *     0 = half the JVM's direct-memory limit, where the cache lives ({@code DirectMemory}). Requests wait for room; one
+ *     that cannot fit alone is refused
  * @param profilePrefix when not empty, ONNX Runtime writes a per-operator profile of every session (Chrome trace JSON,
  *     {@code <prefix>_<timestamp>.json}) when the model closes; empty = off (the default: it slows every run)
  */
@@ -52,7 +53,7 @@ public record RuntimeOptions(
     /**
      * CPU, ONNX Runtime's default threads, all graph optimisations, spinning on, 512 MiB of prefill logits, int8 compute
      * for 4-bit weights (accuracy level 4, as onnxruntime-genai's CPU builds and llama.cpp's Q4 x Q8 dot products do),
-     * batches of up to 8 sequences, no KV-cache budget.
+     * batches of up to 8 sequences, the KV-cache budget half the JVM's direct-memory limit.
      * The logits budget sets the prefill chunk of graphs without {@code num_logits_to_keep} (512 rows of Gemma's 262k
      * columns): every run of a q4 graph at the exported accuracy level dequantizes all weights once, so a 64-row chunk
      * made a 128-token prefill ~12% slower than one run (BENCHMARKS.md); transformers.js takes all rows at once.

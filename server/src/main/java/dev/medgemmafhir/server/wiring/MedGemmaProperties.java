@@ -57,7 +57,7 @@ public record MedGemmaProperties(
    * @param displayName how the model's Device is named, e.g. "MedGemma 4B IT, ONNX q4"
    * @param concurrency generations running at once on this model, decoded as one batch
    * @param maxQueue synchronous requests allowed to wait for a slot before a 429
-   * @param kvCacheBudget bytes the batch's KV cache may take; null = no limit
+   * @param kvCacheBudget bytes the batch's KV cache may take; null = half the JVM's direct-memory limit
    */
   public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget) {
     public Model {
