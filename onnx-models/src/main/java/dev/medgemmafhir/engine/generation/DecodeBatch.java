@@ -246,29 +246,25 @@ public final class DecodeBatch implements AutoCloseable {
     /**
      * Hands a prefilled sequence to the batch.
      *
-     * @param cache the prefill's {@code present.*} outputs, {@code [1, kv_heads, columns, head_dim]}: {@code length}
-     *     columns, or on a sliding layer kept short at least its window's (a chunked prefill drops older ones); copied,
-     *     the caller closes them
+     * @param cache the prefill's {@code present.*} outputs as the direct buffers it pinned them to, per cache tensor
+     *     {@code [1, kv_heads, columns, head_dim]}: {@code length} columns, or on a sliding layer kept short at least its
+     *     window's (a chunked prefill drops older ones); the batch takes them over (read when it lays the cache out)
      * @param length tokens in that cache
      */
-    public Seat join(OrtSession.Result cache, int length, int finalLength, Cancellation cancellation) throws OrtException {
-        ByteBuffer[] copy = new ByteBuffer[2 * sig.layers()];
-        int[] columnsOf = new int[copy.length];
-        for (int t = 0; t < copy.length; t++) {
-            OnnxTensor present = tensor(cache, t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2]);
-            copy[t] = present.getByteBuffer();
-            columnsOf[t] = Math.toIntExact(present.getInfo().getShape()[2]);
+    public Seat join(ByteBuffer[] cache, int length, int finalLength, Cancellation cancellation) {
+        if (cache == null || cache.length != 2 * sig.layers()) {
+            throw new EngineException("a prefill cache of " + (cache == null ? 0 : cache.length) + " tensors for "
+                    + 2 * sig.layers());
+        }
+        int[] columnsOf = new int[cache.length];
+        for (int t = 0; t < cache.length; t++) {
+            columnsOf[t] = Math.toIntExact(cache[t].capacity() / (sig.kvHeads() * columnBytes));
             int needed = isWindowed(t) ? Math.min(length, sliding.keptColumns()) : length;
             if (columnsOf[t] < needed || columnsOf[t] > length) {
                 throw new EngineException("prefill cache tensor " + t + " has " + columnsOf[t] + " columns for " + length + " tokens");
             }
         }
-        return new Seat(copy, columnsOf, length, finalLength, cancellation);
-    }
-
-    private static OnnxTensor tensor(OrtSession.Result r, String name) {
-        OnnxValue v = r.get(name).orElseThrow(() -> new EngineException("decoder returned no '" + name + "'"));
-        return (OnnxTensor) v;
+        return new Seat(cache, columnsOf, length, finalLength, cancellation);
     }
 
     /** One generation's row in the batch. Used by its own thread; {@link #wake()} from any. */

@@ -71,6 +71,14 @@ public final class Generation {
      */
     private OnnxTensor[] slidingPast;
     private int slidingPastColumns;
+    /**
+     * A batched model's prefill writes its cache into these direct buffers (pinned outputs), per cache tensor, instead
+     * of ONNX Runtime's own memory: joining the batch and dropping a sliding layer's old columns then read them where
+     * they are, where a copy out of ONNX Runtime went through the Java heap (a GC cycle per tensor, about a second
+     * at 1,024 tokens of the 4B). Null before the first run and when decoding alone.
+     */
+    private ByteBuffer[] pinnedPast;
+    private OnnxTensor[] pinnedPastTensors;
     private OnnxTensor[] emptyPast;
     private OnnxTensor keepOne;
     private OnnxTensor cacheBranchOn;
@@ -416,12 +424,15 @@ public final class Generation {
     /** Feeds {@code token} through the shared batch, joining it with the prefilled cache on the first call. */
     private void batchedStep(int token, int finalLength) throws OrtException, Cancelled {
         if (seat == null) {
-            DecodeBatch.Seat joined = batch.join(past, prompt.length, finalLength, cancellation);
+            DecodeBatch.Seat joined = batch.join(pinnedPast, prompt.length, finalLength, cancellation);
             synchronized (terminateLock) {
                 seat = joined;
             }
             past.close();
             past = null;
+            closeAll(pinnedPastTensors); // the batch holds the buffers now
+            pinnedPastTensors = null;
+            pinnedPast = null;
         }
         float[] logits = seat.step(token);
         if (logits == null) {
@@ -438,6 +449,7 @@ public final class Generation {
         OnnxTensor mask = OnnxTensor.createTensor(rt.env(), maskFor(start, len, prompting), new long[] {1, total});
         OnnxTensor pos = null;
         OnnxTensor logits = null;
+        OnnxTensor[] pinned = null;
         OrtSession.Result result = null;
         try {
             inputs.put(sig.attentionMask(), mask);
@@ -459,7 +471,24 @@ public final class Generation {
                 inputs.put(sig.pastValues()[i], start == 0 ? emptyPast[2 * i + 1] : pastTensor(2 * i + 1, sig.presentValues()[i]));
             }
             int rows = sig.lastLogitsOnly() ? 1 : len;
-            if (logitsBytes != null) {
+            if (prompting && batch != null) {
+                pinned = pinPresents(start, len);
+                Map<String, OnnxValue> outputs = new HashMap<>();
+                for (int t = 0; t < pinned.length; t++) {
+                    outputs.put(t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2], pinned[t]);
+                }
+                if (logitsBytes != null) {
+                    int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+                    logits = OnnxTensor.createTensor(rt.env(), slice(logitsBytes, 0, rows * vocab * elem), new long[] {1, rows, vocab},
+                            sig.logitsType());
+                    outputs.put(sig.logits(), logits);
+                    result = rt.decoder().run(inputs, Set.of(), outputs, runOptions);
+                    readLastRow(rows);
+                } else {
+                    result = rt.decoder().run(inputs, Set.of(sig.logits()), outputs, runOptions);
+                    readLastRowCopy((OnnxTensor) result.get(sig.logits()).orElseThrow());
+                }
+            } else if (logitsBytes != null) {
                 int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
                 logits = OnnxTensor.createTensor(rt.env(), slice(logitsBytes, 0, rows * vocab * elem), new long[] {1, rows, vocab},
                         sig.logitsType());
@@ -475,7 +504,11 @@ public final class Generation {
             if (result != null) {
                 result.close();
             }
+            closeAll(pinned);
             throw check(e);
+        } catch (RuntimeException e) {
+            closeAll(pinned);
+            throw e;
         } finally {
             mask.close();
             if (pos != null) {
@@ -490,12 +523,55 @@ public final class Generation {
             past.close();
         }
         closeSlidingPast();
+        closeAll(pinnedPastTensors);
         past = result;
+        pinnedPastTensors = pinned;
+        pinnedPast = pinned == null ? null : pinnedBuffers;
+    }
+
+    private ByteBuffer[] pinnedBuffers;
+
+    /**
+     * Tensors over fresh direct buffers shaped as the presents of a run of {@code len} tokens after {@code start}: every
+     * column given as past (a sliding layer's kept columns after an eviction) and the new ones.
+     */
+    private OnnxTensor[] pinPresents(int start, int len) throws OrtException {
+        int elem = sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+        OnnxTensor[] tensors = new OnnxTensor[2 * sig.layers()];
+        pinnedBuffers = new ByteBuffer[tensors.length];
+        try {
+            for (int t = 0; t < tensors.length; t++) {
+                int pastColumns = start == 0 ? 0 : slidingPast != null && slidingPast[t] != null ? slidingPastColumns : start;
+                long columns = pastColumns + len;
+                long bytes = sig.kvHeads() * columns * sig.headDim() * elem;
+                if (bytes > Integer.MAX_VALUE) {
+                    throw new EngineException("a prefill cache tensor of " + bytes + " bytes does not fit one direct buffer");
+                }
+                pinnedBuffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+                tensors[t] = OnnxTensor.createTensor(rt.env(), pinnedBuffers[t], new long[] {1, sig.kvHeads(), columns, sig.headDim()},
+                        sig.kvType());
+            }
+        } catch (OrtException | RuntimeException e) {
+            closeAll(tensors);
+            throw e;
+        }
+        return tensors;
+    }
+
+    private static void closeAll(OnnxTensor[] tensors) {
+        for (int t = 0; tensors != null && t < tensors.length; t++) {
+            if (tensors[t] != null) {
+                tensors[t].close();
+            }
+        }
     }
 
     private OnnxTensor pastTensor(int t, String presentName) {
         if (slidingPast != null && slidingPast[t] != null) {
             return slidingPast[t];
+        }
+        if (pinnedPastTensors != null) {
+            return pinnedPastTensors[t];
         }
         OnnxValue v = past.get(presentName).orElseThrow(() -> new EngineException("decoder returned no '" + presentName + "'"));
         return (OnnxTensor) v;
@@ -517,7 +593,8 @@ public final class Generation {
                     continue;
                 }
                 String name = t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2];
-                ByteBuffer src = pastTensor(t, name).getByteBuffer();
+                ByteBuffer src = pinnedPast != null ? pinnedPast[t].duplicate().order(ByteOrder.nativeOrder())
+                        : pastTensor(t, name).getByteBuffer();
                 int srcColumns = src.remaining() / (heads * column);
                 ByteBuffer dst = ByteBuffer.allocateDirect(heads * kept * column).order(ByteOrder.nativeOrder());
                 for (int h = 0; h < heads; h++) {
@@ -710,6 +787,9 @@ public final class Generation {
             past.close();
             past = null;
         }
+        closeAll(pinnedPastTensors);
+        pinnedPastTensors = null;
+        pinnedPast = null;
         closeSlidingPast();
         if (emptyPast != null) {
             for (OnnxTensor t : emptyPast) {
