@@ -8,10 +8,14 @@ import dev.medgemmafhir.operations.OperationRequestData;
 import dev.medgemmafhir.operations.async.AsyncKickoff;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.hl7.fhir.instance.model.api.IBaseResource;
 import org.hl7.fhir.r4.model.Resource;
 
@@ -31,11 +35,15 @@ public final class AiOperationFlow implements AutoCloseable {
   private final ResultWriter writer;
   private final AsyncKickoff async;
   private final Duration streamHeartbeat;
-  private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "event-stream-heartbeat");
-    t.setDaemon(true);
-    return t;
-  });
+  /** Keeps time only: it never writes, so no stream can hold up another's beats. */
+  private final ScheduledExecutorService heartbeats = Executors.newSingleThreadScheduledExecutor(
+      daemon("event-stream-heartbeat"));
+  /**
+   * Writes the beats. A client that keeps its connection open but stops reading blocks a write until the
+   * servlet container's write timeout; each stream has at most one beat here at a time, so such a client
+   * holds one of these threads, never the clock or the other streams' beats.
+   */
+  private final ExecutorService beatWriters = Executors.newCachedThreadPool(daemon("event-stream-heartbeat-write"));
 
   public AiOperationFlow(AiTaskRunner runner, ResultWriter writer, AsyncKickoff async) {
     this(runner, writer, async, DEFAULT_STREAM_HEARTBEAT);
@@ -89,20 +97,38 @@ public final class AiOperationFlow implements AutoCloseable {
     // A beat is left out while text flows; 9/10 of the interval, so that timer jitter never makes a
     // beat skip the next one.
     Duration idle = streamHeartbeat.multipliedBy(9).dividedBy(10);
-    ScheduledFuture<?> heartbeat = heartbeats.scheduleAtFixedRate(() -> events.keepalive(idle), period, period,
-        TimeUnit.MILLISECONDS);
-    Resource result;
+    AtomicBoolean beatUnderWay = new AtomicBoolean();
+    ScheduledFuture<?> heartbeat = heartbeats.scheduleAtFixedRate(() -> {
+      if (beatUnderWay.compareAndSet(false, true)) { // else this stream's last beat is still being written
+        try {
+          beatWriters.execute(() -> {
+            try {
+              events.keepalive(idle);
+            } finally {
+              beatUnderWay.set(false);
+            }
+          });
+        } catch (RejectedExecutionException closing) {
+          beatUnderWay.set(false);
+        }
+      }
+    }, period, period, TimeUnit.MILLISECONDS);
     try {
-      result = runStreaming(task, events, cancellation, heartbeat);
-    } catch (AiTaskRunner.Cancelled e) {
-      throw new OperationErrors.ClientClosed("The client closed the stream; $" + task.operation() + " on "
-          + task.target() + " was cancelled and wrote nothing");
-    } catch (BaseServerResponseException e) {
-      events.error(e);
-      throw e;
+      Resource result;
+      try {
+        result = runStreaming(task, events, cancellation, heartbeat);
+      } catch (AiTaskRunner.Cancelled e) {
+        throw new OperationErrors.ClientClosed("The client closed the stream; $" + task.operation() + " on "
+            + task.target() + " was cancelled and wrote nothing");
+      } catch (BaseServerResponseException e) {
+        events.error(e);
+        throw e;
+      }
+      events.result(result);
+      return result;
+    } finally {
+      events.end(); // a beat still on its way writes nothing after the last event
     }
-    events.result(result);
-    return result;
   }
 
   private Resource runStreaming(AiTask task, EventStream events, Cancellation cancellation,
@@ -110,12 +136,21 @@ public final class AiOperationFlow implements AutoCloseable {
     try {
       return runner.runStreaming(task, events::token, cancellation);
     } finally {
-      heartbeat.cancel(false); // a beat under way finishes first: the events are written one at a time
+      heartbeat.cancel(false); // the events are written one at a time: a beat under way finishes first
     }
+  }
+
+  private static ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   @Override
   public void close() {
     heartbeats.shutdownNow();
+    beatWriters.shutdownNow();
   }
 }

@@ -40,6 +40,7 @@ public final class EventStream {
   private final Cancellation cancellation;
   private OutputStream out;
   private boolean broken;
+  private boolean ended;
   private long lastWrite;
 
   /** The interceptor instance. */
@@ -98,6 +99,14 @@ public final class EventStream {
     return true;
   }
 
+  /**
+   * The stream is over (its result or error sent, or the call failed before it opened): nothing is written
+   * after this, so a late beat cannot reach a response the container has completed and may reuse.
+   */
+  public synchronized void end() {
+    ended = true;
+  }
+
   /** Whether the client went away. */
   public synchronized boolean broken() {
     return broken;
@@ -109,7 +118,7 @@ public final class EventStream {
   }
 
   private void write(String text) {
-    if (broken) {
+    if (broken || ended) {
       return;
     }
     try {

@@ -292,17 +292,8 @@ class StreamingTest extends AiOperationsServer {
    * request, reads the head and the stream up to the first {@code : keepalive} comment.
    */
   java.net.Socket streamUntilKeepalive(String model) throws Exception {
-    byte[] body = FHIR.newJsonParser().encodeResourceToString(AskOperationTest.ask("Heart rate?",
-        "model", new StringType(model), "persist", new BooleanType(true))).getBytes(StandardCharsets.UTF_8);
-    java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+    java.net.Socket socket = openStream(model, 0);
     socket.setSoTimeout(30_000); // no keepalive within 30 s fails the test instead of hanging it
-    socket.setSoLinger(true, 0); // closing resets the connection: the server's next write fails
-    java.io.OutputStream out = socket.getOutputStream();
-    out.write(("POST /fhir/" + patient + "/$ask HTTP/1.1\r\nHost: 127.0.0.1:" + port
-        + "\r\nContent-Type: application/fhir+json\r\nAccept: text/event-stream\r\nContent-Length: " + body.length
-        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-    out.write(body);
-    out.flush();
     BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
     String status = reader.readLine();
     assertThat(status).as("status line").startsWith("HTTP/1.1 200");
@@ -314,6 +305,97 @@ class StreamingTest extends AiOperationsServer {
     assertThat(line).as("a keepalive comment came; before it: " + lines).isEqualTo(": keepalive");
     assertThat(lines).as("no event before the keepalive").noneMatch(l -> l.startsWith("event:"));
     return socket;
+  }
+
+  /**
+   * Sends a streaming, persisting $ask over a raw socket (closing it resets the connection, so the server's
+   * next write fails) and reads nothing; {@code receiveBuffer} bytes of socket buffer, 0 for the system's.
+   */
+  java.net.Socket openStream(String model, int receiveBuffer) throws Exception {
+    byte[] body = FHIR.newJsonParser().encodeResourceToString(AskOperationTest.ask("Heart rate?",
+        "model", new StringType(model), "persist", new BooleanType(true))).getBytes(StandardCharsets.UTF_8);
+    java.net.Socket socket = new java.net.Socket();
+    if (receiveBuffer > 0) {
+      socket.setReceiveBufferSize(receiveBuffer); // before connecting: it sizes the TCP window
+    }
+    socket.connect(new java.net.InetSocketAddress("127.0.0.1", port));
+    socket.setSoLinger(true, 0);
+    java.io.OutputStream out = socket.getOutputStream();
+    out.write(("POST /fhir/" + patient + "/$ask HTTP/1.1\r\nHost: 127.0.0.1:" + port
+        + "\r\nContent-Type: application/fhir+json\r\nAccept: text/event-stream\r\nContent-Length: " + body.length
+        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(body);
+    out.flush();
+    return socket;
+  }
+
+  /** Writes its pieces as fast as the stream takes them, counting them. */
+  static final class FloodEngine extends PacedEngine {
+    final java.util.concurrent.atomic.AtomicInteger emitted = new java.util.concurrent.atomic.AtomicInteger();
+
+    FloodEngine(String name, List<String> pieces) {
+      super(name, pieces, Duration.ZERO, -1);
+    }
+
+    @Override
+    public GenerationResult generate(GenerationRequest request, TextStreamListener listener, Cancellation cancellation) {
+      return super.generate(request, delta -> {
+        listener.onText(delta);
+        emitted.incrementAndGet();
+      }, cancellation);
+    }
+  }
+
+  @Test
+  void aClientThatStopsReadingDoesNotHoldUpTheOtherStreamsKeepalives() throws Exception {
+    List<String> flood = new ArrayList<>();
+    for (int i = 0; i < 400; i++) {
+      flood.add("x".repeat(64 * 1024)); // 25 MB in all: more than the socket buffers on both sides hold
+    }
+    FloodEngine flooding = new FloodEngine("stream-flood", flood);
+    register("stream-flood", flooding);
+    SlowPrefillEngine quiet = new SlowPrefillEngine("stream-quiet", null);
+    catalog.put("stream-quiet", "Scripted stream-quiet", quiet, new InferenceQueue("stream-quiet", 1, 4, 10, null));
+    Map<String, Integer> before = written();
+
+    java.net.Socket stalled = openStream("stream-flood", 8 * 1024);
+    try {
+      // The server's write to the client that does not read blocks: the pieces stop coming.
+      int last = -1;
+      for (int i = 0; i < 60 && (flooding.emitted.get() == 0 || flooding.emitted.get() != last); i++) {
+        last = flooding.emitted.get();
+        Thread.sleep(500);
+      }
+      assertThat(flooding.emitted.get()).as("the stream to the client that does not read is stuck in a write")
+          .isPositive().isLessThan(flood.size());
+      Thread.sleep(1000); // several heartbeat intervals (200 ms here): the stuck stream's beats are due
+
+      // Another client's stream, whose model reads a long prompt: its beats still come, every interval.
+      java.net.Socket other = openStream("stream-quiet", 0);
+      try {
+        other.setSoTimeout(5_000); // far below the container's write timeout, which would release the stuck write
+        BufferedReader reader = new BufferedReader(new InputStreamReader(other.getInputStream(), StandardCharsets.UTF_8));
+        assertThat(reader.readLine()).as("status line").startsWith("HTTP/1.1 200");
+        int beats = 0;
+        String line;
+        while (beats < 3 && (line = reader.readLine()) != null) {
+          if (line.equals(": keepalive")) {
+            beats++;
+          }
+        }
+        assertThat(beats).as("keepalives on the other stream").isEqualTo(3);
+      } finally {
+        other.close();
+      }
+      assertThat(quiet.stoppedBeforeText.await(30, TimeUnit.SECONDS)).as("the other stream's model was stopped").isTrue();
+    } finally {
+      stalled.close();
+    }
+    // Resetting the stuck connection fails its write: that generation is cancelled too, and nothing is kept.
+    assertThat(flooding.ended.await(30, TimeUnit.SECONDS)).as("the stuck stream's generation ended").isTrue();
+    assertThat(flooding.sawCancellation).as("it was told to stop").isTrue();
+    assertThat(flooding.emitted.get()).isLessThan(flood.size());
+    assertThat(written()).isEqualTo(before);
   }
 
   @Test
