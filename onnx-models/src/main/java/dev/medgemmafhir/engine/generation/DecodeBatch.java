@@ -104,6 +104,8 @@ public final class DecodeBatch implements AutoCloseable {
     private int slidingStride;
     private ByteBuffer[] past;
     private ByteBuffer[] spare;
+    /** Shared mode: the last layout, kept while the batch is idle for the next layout to reuse; null otherwise. */
+    private ByteBuffer[] idle;
     private ByteBuffer logitsBuffer;
 
     /**
@@ -368,7 +370,10 @@ public final class DecodeBatch implements AutoCloseable {
                             break;
                         }
                         if (target.isEmpty() && past != null && rows.isEmpty()) {
-                            // Idle: give the cache memory back.
+                            // Idle: a shared cache's layout stays for the next one to reuse (fresh direct memory
+                            // costs a page fault per 4 KiB: about a second per 300 MB on a 2-core VM, paid again by
+                            // every request joining an empty batch); the two buffers of the other mode are let go.
+                            idle = shared ? past : null;
                             past = spare = null;
                             logitsBuffer = null;
                             columns = 0;
@@ -396,6 +401,7 @@ public final class DecodeBatch implements AutoCloseable {
                         }
                         rows.clear();
                         past = spare = null;
+                        idle = null;
                         columns = 0;
                         slidingColumns = 0;
                         lock.notifyAll();
@@ -438,7 +444,7 @@ public final class DecodeBatch implements AutoCloseable {
             int dstColumns = windowed ? newSlidingColumns : newColumns;
             int dstStride = windowed ? newSlidingStride : newStride;
             if (shared) {
-                spare[t] = allocate((long) target.size() * heads * dstStride * columnBytes);
+                spare[t] = reuseOrAllocate(t, (long) target.size() * heads * dstStride * columnBytes);
             }
             ByteBuffer dst = spare[t];
             for (int r = 0; r < target.size(); r++) {
@@ -471,14 +477,15 @@ public final class DecodeBatch implements AutoCloseable {
                 }
             }
             if (shared) {
-                // This tensor's old layout and the joiners' prefill copies are garbage now, not after the last tensor:
-                // a layout holds one cache and one tensor more at its peak, not two caches (direct memory is freed
-                // when the collector finds the buffers unreachable, which the JVM forces before it refuses one).
+                // This tensor's old layout and the joiners' prefill buffers go now, not after the last tensor: a layout
+                // holds one cache and one tensor more at its peak, not two caches.
                 if (past != null) {
+                    DirectMemory.free(past[t]); // its last step's tensors are closed; a slice is left to the collector
                     past[t] = null;
                 }
                 for (Seat s : target) {
                     if (!rows.contains(s)) {
+                        DirectMemory.free(s.prefillCache[t]); // the prefill's own buffer, handed over at the join
                         s.prefillCache[t] = null;
                     }
                 }
@@ -486,12 +493,18 @@ public final class DecodeBatch implements AutoCloseable {
         }
         synchronized (lock) {
             for (Seat s : target) {
+                if (s.prefillCache != null && !shared) {
+                    for (ByteBuffer b : s.prefillCache) {
+                        DirectMemory.free(b); // copied into the layout above; the prefill's own buffers
+                    }
+                }
                 s.prefillCache = null;
                 s.prefillColumns = null;
             }
             rows.clear();
             rows.addAll(target);
         }
+        idle = null; // what it had of use was taken above
         ByteBuffer[] swap = past;
         past = spare;
         spare = shared ? null : swap;
@@ -511,6 +524,23 @@ public final class DecodeBatch implements AutoCloseable {
     /** Whether cache tensor {@code t} (key and value of each layer in turn) belongs to a sliding layer kept to its window. */
     private boolean isWindowed(int t) {
         return sliding != null && sliding.sliding(t / 2);
+    }
+
+    /**
+     * Tensor {@code t} of the layout kept while the batch was idle, cut to {@code bytes}, when it is large enough; else a
+     * fresh buffer (the kept one is let go first). Its free columns hold old values: nothing reads a column before a
+     * step or the layout writes it, and padding is written with zeros.
+     */
+    private ByteBuffer reuseOrAllocate(int t, long bytes) {
+        ByteBuffer kept = idle == null ? null : idle[t];
+        if (idle != null) {
+            idle[t] = null;
+        }
+        if (kept != null && kept.capacity() >= bytes) {
+            return kept.slice(0, (int) bytes).order(ByteOrder.nativeOrder());
+        }
+        DirectMemory.free(kept);
+        return allocate(bytes);
     }
 
     /** A fresh direct buffer for one cache tensor. */
@@ -743,6 +773,6 @@ public final class DecodeBatch implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        past = spare = null;
+        past = spare = idle = null;
     }
 }

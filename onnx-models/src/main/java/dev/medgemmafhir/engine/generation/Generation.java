@@ -524,6 +524,12 @@ public final class Generation {
         }
         closeSlidingPast();
         closeAll(pinnedPastTensors);
+        if (pinnedPast != null) {
+            // The run that read them is over and their tensors are closed: nothing refers to them any more.
+            for (ByteBuffer b : pinnedPast) {
+                DirectMemory.free(b);
+            }
+        }
         past = result;
         pinnedPastTensors = pinned;
         pinnedPast = pinned == null ? null : pinnedBuffers;
