@@ -79,6 +79,8 @@ public final class Generation {
      */
     private ByteBuffer[] pinnedPast;
     private OnnxTensor[] pinnedPastTensors;
+    /** The buffers behind the tensors {@link #pinPresents} made last; they become {@link #pinnedPast} after their run. */
+    private ByteBuffer[] pinnedBuffers;
     private OnnxTensor[] emptyPast;
     private OnnxTensor keepOne;
     private OnnxTensor cacheBranchOn;
@@ -534,8 +536,6 @@ public final class Generation {
         pinnedPastTensors = pinned;
         pinnedPast = pinned == null ? null : pinnedBuffers;
     }
-
-    private ByteBuffer[] pinnedBuffers;
 
     /**
      * Tensors over fresh direct buffers shaped as the presents of a run of {@code len} tokens after {@code start}: every
