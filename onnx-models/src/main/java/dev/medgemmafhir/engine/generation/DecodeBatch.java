@@ -110,7 +110,7 @@ public final class DecodeBatch implements AutoCloseable {
 
     /**
      * @param maxRows sequences decoded together at most
-     * @param budgetBytes bytes both cache buffers of the batch may take; 0 for {@link DirectMemory#defaultKvCacheBudget()}
+     * @param budgetBytes bytes both cache buffers of the batch may take; 0 for {@link DirectMemory#defaultKvCacheBudget(long)}
      *     (no limit would let a batch fail every sequence in it when the JVM refuses a direct buffer)
      */
     public DecodeBatch(ModelRuntime rt, int maxRows, long budgetBytes) {
@@ -120,10 +120,11 @@ public final class DecodeBatch implements AutoCloseable {
         this.rt = rt;
         this.sig = rt.decoderSignature();
         this.maxRows = maxRows;
-        this.budgetBytes = budgetBytes > 0 ? budgetBytes : DirectMemory.defaultKvCacheBudget();
-        if (budgetBytes > DirectMemory.limit() / 2) {
+        long directLimit = DirectMemory.limit();
+        this.budgetBytes = budgetBytes > 0 ? budgetBytes : DirectMemory.defaultKvCacheBudget(directLimit);
+        if (budgetBytes > DirectMemory.defaultKvCacheBudget(directLimit)) {
             LOG.log(Level.WARNING, "KV-cache budget of {0} bytes is more than half the JVM''s direct-memory limit ({1} bytes,"
-                    + " -XX:MaxDirectMemorySize): a full batch may fail every sequence in it", budgetBytes, DirectMemory.limit());
+                    + " -XX:MaxDirectMemorySize): a full batch may fail every sequence in it", budgetBytes, directLimit);
         }
         this.columnBytes = Math.toIntExact(sig.headDim() * (sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4));
         this.bytesPerToken = 2L * sig.layers() * sig.kvHeads() * columnBytes;

@@ -60,7 +60,7 @@ public final class DirectMemory {
      * The KV-cache budget of a model that configures none: half the limit, leaving the rest to the caches of prompts
      * being read before they join the batch, and to the logits and input buffers.
      */
-    public static long defaultKvCacheBudget() {
-        return limit() / 2;
+    public static long defaultKvCacheBudget(long directMemoryLimit) {
+        return directMemoryLimit / 2;
     }
 }

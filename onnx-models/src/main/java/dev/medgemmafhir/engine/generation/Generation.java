@@ -473,33 +473,28 @@ public final class Generation {
                 inputs.put(sig.pastValues()[i], start == 0 ? emptyPast[2 * i + 1] : pastTensor(2 * i + 1, sig.presentValues()[i]));
             }
             int rows = sig.lastLogitsOnly() ? 1 : len;
+            Set<String> requested = new LinkedHashSet<>();
+            Map<String, OnnxValue> written = new HashMap<>();
             if (prompting && batch != null) {
                 pinned = pinPresents(start, len);
-                Map<String, OnnxValue> outputs = new HashMap<>();
                 for (int t = 0; t < pinned.length; t++) {
-                    outputs.put(t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2], pinned[t]);
+                    written.put(t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2], pinned[t]);
                 }
-                if (logitsBytes != null) {
-                    int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
-                    logits = OnnxTensor.createTensor(rt.env(), slice(logitsBytes, 0, rows * vocab * elem), new long[] {1, rows, vocab},
-                            sig.logitsType());
-                    outputs.put(sig.logits(), logits);
-                    result = rt.decoder().run(inputs, Set.of(), outputs, runOptions);
-                    readLastRow(rows);
-                } else {
-                    result = rt.decoder().run(inputs, Set.of(sig.logits()), outputs, runOptions);
-                    readLastRowCopy((OnnxTensor) result.get(sig.logits()).orElseThrow());
-                }
-            } else if (logitsBytes != null) {
+            } else {
+                requested.addAll(presentNames);
+            }
+            if (logitsBytes != null) {
                 int elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
                 logits = OnnxTensor.createTensor(rt.env(), slice(logitsBytes, 0, rows * vocab * elem), new long[] {1, rows, vocab},
                         sig.logitsType());
-                result = rt.decoder().run(inputs, presentNames, Map.of(sig.logits(), logits), runOptions);
+                written.put(sig.logits(), logits);
+            } else {
+                requested.add(sig.logits());
+            }
+            result = rt.decoder().run(inputs, requested, written, runOptions);
+            if (logitsBytes != null) {
                 readLastRow(rows);
             } else {
-                Set<String> outputs = new LinkedHashSet<>(presentNames);
-                outputs.add(sig.logits());
-                result = rt.decoder().run(inputs, outputs, runOptions);
                 readLastRowCopy((OnnxTensor) result.get(sig.logits()).orElseThrow());
             }
         } catch (OrtException e) {

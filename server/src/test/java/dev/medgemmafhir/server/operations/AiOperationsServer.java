@@ -161,7 +161,6 @@ abstract class AiOperationsServer {
     return type.cast(FHIR.newJsonParser().parseResource(response.body()));
   }
 
-  /** Counts now: without no-cache, HAPI would answer a repeated search from its cache of a minute ago. */
   /** A finished ambulatory encounter of a new patient with one temperature observation: the least $summarize needs. */
   String encounterWithAFact() {
     String patient = client.create().resource(new Patient()).execute().getId().toUnqualifiedVersionless().getValue();
@@ -176,6 +175,7 @@ abstract class AiOperationsServer {
     return encounter;
   }
 
+  /** Counts now: without no-cache, HAPI would answer a repeated search from its cache of a minute ago. */
   int count(Class<? extends Resource> type) {
     return client.search().forResource(type).summaryMode(SummaryEnum.COUNT)
         .cacheControl(new CacheControlDirective().setNoCache(true)).returnBundle(Bundle.class).execute().getTotal();
