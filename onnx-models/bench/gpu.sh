@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Issue 6 item 4 and issue 13 item 5, prepared for a GPU session (not yet run: the sessions that
-# wrote it had no GPU). One script, about 10 minutes on an H100: forge the shape-faithful 4B q4
-# model, build the CLI against onnxruntime_gpu, run `bench` on CUDA single-stream and batched
-# (1/2/4/8/16 concurrent requests) and on CPU, and estimate what the Java API's per-step
-# host<->device copies cost.
+# Issue 6 item 4 and issue 13 item 5: the engine on CUDA, for a GPU host set up as the CUDA image
+# (server/src/main/docker/Dockerfile.cuda) is. Not yet run: the one GPU machine a session was lent
+# (2026-12-01) had CUDA 13 only, which no published onnxruntime_gpu jar loads, and no network; what
+# was measured there instead, and how, is in bench/gpu/ and BENCHMARKS.md "A GPU machine".
+# One script, about 10 minutes on an H100: forge the 4B-shape checkpoint and convert it as users
+# do (models convert, q4), build the CLI against onnxruntime_gpu, run `bench` on CUDA
+# single-stream and batched (1/2/4/8/16 concurrent requests) and on CPU, and estimate what the Java
+# API's per-step host<->device copies cost.
 #
 #   onnx-models/bench/gpu.sh [OUT_DIR]      (from the repository root)
 #
 # Needs: JDK 17, Maven with the project's dependencies and onnxruntime_gpu resolvable (a seeded
-# ~/.m2 or Maven Central), CUDA 12 + cuDNN 9 libraries that onnxruntime_gpu loads, ~12 GB disk.
+# ~/.m2 or Maven Central), CUDA 12 (cuBLAS, cuBLASLt, cudart, cuRAND) + cuDNN 9 libraries that
+# onnxruntime_gpu loads (1.23.2 to 1.29.0 all link CUDA 12), ~20 GB disk.
 #
 # Why the copies matter: the Java API has no IOBinding, so every decode step copies the whole
 # KV cache host->device (past_key_values.*) and device->host (present.*), plus the logits. For
@@ -31,16 +35,18 @@ echo "== $(date -u +%FT%TZ)"
 nvidia-smi --query-gpu=name,memory.total,pcie.link.gen.current,pcie.link.width.current,driver_version --format=csv || true
 grep -m1 'model name' /proc/cpuinfo; nproc; free -g | head -2
 
-if [ ! -f "$model/onnx/model_q4.onnx" ]; then
-  echo "== forging $model"
-  mvn -B -q $MVN_ARGS -pl onnx-models test-compile
-  mvn -B -q $MVN_ARGS -pl onnx-models org.codehaus.mojo:exec-maven-plugin:3.6.4:java -Dexec.classpathScope=test \
-    -Dexec.mainClass=dev.medgemmafhir.engine.forge.BenchmarkModel -Dexec.args="$model 4"
-fi
-
 echo "== building the CLI against onnxruntime_gpu"
 mvn -B -q $MVN_ARGS -Pcuda -pl onnx-models package -DskipTests
 jar=onnx-models/target/medgemma-cli.jar
+
+if [ ! -f "$model/onnx/model_q4.onnx" ]; then
+  echo "== forging the 4B-shape checkpoint and converting it to $model"
+  java -cp "$jar:onnx-models/target/test-classes" dev.medgemmafhir.engine.forge.ConversionBenchmarkCheckpoint "$model.checkpoint" 34
+  java -jar "$jar" models convert --from "$model.checkpoint" --to "$model" --dtype q4 -q
+  rm -rf "$model.checkpoint"
+  # The forge's config allows 1,024 positions: allow 8,192, for the 2048-token prompts.
+  python3 onnx-models/bench/set-context.py "$model"
+fi
 
 run() {  # label, extra args...
   local label="$1"; shift
