@@ -74,9 +74,6 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], 'llama-*.jsonl'))):
 PY
 else
   m="$w/model"; ck="$w/checkpoint"; java="$b/jre/bin/java"
-  # DJL's tokenizers pick a CUDA flavour of their native library (and download it) when they see a
-  # GPU: the engine's CPU part runs with the GPU hidden.
-  export CUDA_VISIBLE_DEVICES=
   if [ ! -d "$m/onnx" ]; then   # a warm machine keeps the last call's model
     step "forging the 4B-shape checkpoint and converting it (models convert, q4)"
     "$java" -cp "$b/cli.jar:$b/tests.jar" dev.medgemmafhir.engine.forge.ConversionBenchmarkCheckpoint "$ck" "${LAYERS:-34}" | tail -1
