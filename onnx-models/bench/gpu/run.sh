@@ -91,7 +91,7 @@ else
       rm -f "$w"/prof_*.json
       bench "$t" --prompt-lengths 512 --decode-tokens 24 --runs 1 --warmup 1 --bandwidth-mib 0 \
         --profile "$w/prof" > "$out/engine-profile-$t.json"
-      python3 "$(dirname "$0")/profile_summary.py" "$w"/prof_*.json
+      python3 "$(dirname "$0")/../profile_summary.py" "$w"/prof_*.json
     done
   else
     step "engine CPU ($cores threads): single stream"

@@ -15,21 +15,15 @@ public final class PromptTokenizer implements AutoCloseable {
 
     static {
         // DJL's tokenizer library: the jar holds its CPU build. On a host where DJL sees a GPU it
-        // would pick a CUDA build instead and download it at run time, so on an air-gapped GPU node
-        // no tokenizer loaded at all, and elsewhere the server fetched native code from the
-        // internet. Tokenizing needs no GPU: the CPU build, never a download, unless the operator
-        // sets RUST_FLAVOR or DJL_OFFLINE (DJL's own switches) otherwise.
+        // would pick a CUDA build instead and download it at run time: on an air-gapped GPU node no
+        // tokenizer would load, and elsewhere the server would fetch native code from the internet.
+        // Tokenizing needs no GPU: the CPU build, never a download, unless the operator sets
+        // RUST_FLAVOR or DJL_OFFLINE (DJL's own switches) otherwise.
         pinUnlessSet("RUST_FLAVOR", "RUST_FLAVOR", "cpu");
         pinUnlessSet("DJL_OFFLINE", "ai.djl.offline", "true");
     }
 
     private final HuggingFaceTokenizer tokenizer;
-
-    private static void pinUnlessSet(String env, String property, String value) {
-        if (System.getenv(env) == null && System.getProperty(property) == null) {
-            System.setProperty(property, value);
-        }
-    }
 
     private PromptTokenizer(HuggingFaceTokenizer tokenizer) {
         this.tokenizer = tokenizer;
@@ -83,5 +77,11 @@ public final class PromptTokenizer implements AutoCloseable {
     @Override
     public void close() {
         tokenizer.close();
+    }
+
+    private static void pinUnlessSet(String env, String property, String value) {
+        if (System.getenv(env) == null && System.getProperty(property) == null) {
+            System.setProperty(property, value);
+        }
     }
 }
