@@ -47,7 +47,8 @@ r = json.load(sys.stdin); l = r["lengths"][0]
 print(json.dumps({"runtime": "engine", "prompt_tokens": l["prompt_tokens"], "ttft_ms": l["time_to_first_token_ms"],
     "decode_tokens_per_s": l["decode_tokens_per_s"], "roofline_decode_tokens_per_s": l.get("roofline_decode_tokens_per_s"),
     "bandwidth_gb_s": r["machine"]["memory_bandwidth_bytes_per_s"] / 1e9, "weight_bytes_per_token": r["weight_bytes_per_token"],
-    "peak_resident_bytes": r["peak_resident_bytes"], "cpu_flags": r["machine"].get("cpu_flags")}))'
+    "peak_resident_bytes": r["peak_resident_bytes"], "cpu_flags": r["machine"].get("cpu_flags"),
+    "onnxruntime_version": r.get("onnxruntime_version")}))'
 }
 
 llamacpp() {  # gguf, prompt length

@@ -1,5 +1,6 @@
 package dev.medgemmafhir.engine.cli;
 
+import ai.onnxruntime.OrtEnvironment;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -113,6 +114,8 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             report.put("model", model.identity().modelId());
             report.put("variant", model.variant());
             report.put("execution_provider", model.executionProvider().name());
+            // The runtime that actually loaded (a jar earlier on the class path can replace the project's).
+            report.put("onnxruntime_version", OrtEnvironment.getEnvironment().getVersion());
             report.put("intra_op_threads", modelOptions.threads);
             report.put("load_ms", loadMs);
             report.put("weight_bytes_per_token", roofline.weightBytes());
@@ -273,8 +276,9 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     private static void printTable(ObjectNode r, PrintWriter out) {
         ObjectNode m = (ObjectNode) r.get("machine");
-        out.printf(Locale.ROOT, "%s, variant %s on %s; %s, %d logical CPUs, load %.2f%n", r.get("model").asText(), r.get("variant").asText(),
-                r.get("execution_provider").asText(), m.get("cpu").asText(), m.get("logical_cpus").asInt(), m.get("load_average_1m").asDouble());
+        out.printf(Locale.ROOT, "%s, variant %s on %s (ONNX Runtime %s); %s, %d logical CPUs, load %.2f%n", r.get("model").asText(),
+                r.get("variant").asText(), r.get("execution_provider").asText(), r.get("onnxruntime_version").asText(), m.get("cpu").asText(),
+                m.get("logical_cpus").asInt(), m.get("load_average_1m").asDouble());
         double bw = m.get("memory_bandwidth_bytes_per_s").asDouble();
         out.printf(Locale.ROOT, "memory bandwidth %.1f GB/s (%d threads); weights read per token %.2f GB; KV cache %.1f KiB per context token%n",
                 bw / 1e9, m.get("bandwidth_threads").asInt(), r.get("weight_bytes_per_token").asLong() / 1e9,

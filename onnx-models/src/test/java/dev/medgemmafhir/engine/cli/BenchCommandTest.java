@@ -1,5 +1,6 @@
 package dev.medgemmafhir.engine.cli;
 
+import ai.onnxruntime.OrtEnvironment;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.medgemmafhir.engine.forge.ForgeSpec;
@@ -41,6 +42,9 @@ class BenchCommandTest {
         assertTrue(r.at("/machine/memory_bandwidth_bytes_per_s").asDouble() > 0);
         assertTrue(r.at("/machine/cpu").asText().length() > 0);
         assertEquals("q4", r.get("variant").asText());
+        // The runtime that loaded, so that a record says which ONNX Runtime it measured.
+        assertEquals(OrtEnvironment.getEnvironment().getVersion(), r.get("onnxruntime_version").asText());
+        assertTrue(r.get("onnxruntime_version").asText().matches("\\d+\\.\\d+\\.\\d+.*"), r.get("onnxruntime_version").asText());
         // The embedding table is most of a tiny model's bytes, but one of its rows is all a token reads.
         assertTrue(r.get("weight_bytes_per_token").asLong() > 0);
         long kvPerToken = 2L * forged.dims().layers() * forged.dims().kvHeads() * forged.dims().headDim() * 4;
@@ -133,6 +137,7 @@ class BenchCommandTest {
         assertEquals(0, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "8", "--decode-tokens", "3",
                 "--runs", "1", "--bandwidth-mib", "16"));
         assertTrue(out.toString().contains("roofline"), out.toString());
+        assertTrue(out.toString().contains("(ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion() + ")"), out.toString());
         assertEquals(2, cli.execute("bench", "--model", forged.dir().toString(), "--prompt-lengths", "5000", "--decode-tokens", "3"));
     }
 }
