@@ -79,8 +79,6 @@ public final class Generation {
      */
     private ByteBuffer[] pinnedPast;
     private OnnxTensor[] pinnedPastTensors;
-    /** The buffers behind the tensors {@link #pinPresents} made last; they become {@link #pinnedPast} after their run. */
-    private ByteBuffer[] pinnedBuffers;
     private OnnxTensor[] emptyPast;
     private OnnxTensor keepOne;
     private OnnxTensor cacheBranchOn;
@@ -452,6 +450,7 @@ public final class Generation {
         OnnxTensor pos = null;
         OnnxTensor logits = null;
         OnnxTensor[] pinned = null;
+        ByteBuffer[] pinnedBuffers = null;
         OrtSession.Result result = null;
         try {
             inputs.put(sig.attentionMask(), mask);
@@ -476,7 +475,8 @@ public final class Generation {
             Set<String> requested = new LinkedHashSet<>();
             Map<String, OnnxValue> written = new HashMap<>();
             if (prompting && batch != null) {
-                pinned = pinPresents(start, len);
+                pinnedBuffers = new ByteBuffer[2 * sig.layers()];
+                pinned = pinPresents(start, len, pinnedBuffers);
                 for (int t = 0; t < pinned.length; t++) {
                     written.put(t % 2 == 0 ? sig.presentKeys()[t / 2] : sig.presentValues()[t / 2], pinned[t]);
                 }
@@ -529,17 +529,17 @@ public final class Generation {
         }
         past = result;
         pinnedPastTensors = pinned;
-        pinnedPast = pinned == null ? null : pinnedBuffers;
+        pinnedPast = pinnedBuffers;
     }
 
     /**
      * Tensors over fresh direct buffers shaped as the presents of a run of {@code len} tokens after {@code start}: every
-     * column given as past (a sliding layer's kept columns after an eviction) and the new ones.
+     * column given as past (a sliding layer's kept columns after an eviction) and the new ones; the buffers go into
+     * {@code buffers}, one per cache tensor.
      */
-    private OnnxTensor[] pinPresents(int start, int len) throws OrtException {
+    private OnnxTensor[] pinPresents(int start, int len, ByteBuffer[] buffers) throws OrtException {
         int elem = sig.kvType() == OnnxJavaType.FLOAT16 ? 2 : 4;
-        OnnxTensor[] tensors = new OnnxTensor[2 * sig.layers()];
-        pinnedBuffers = new ByteBuffer[tensors.length];
+        OnnxTensor[] tensors = new OnnxTensor[buffers.length];
         try {
             for (int t = 0; t < tensors.length; t++) {
                 int pastColumns = start == 0 ? 0 : slidingPast != null && slidingPast[t] != null ? slidingPastColumns : start;
@@ -548,8 +548,8 @@ public final class Generation {
                 if (bytes > Integer.MAX_VALUE) {
                     throw new EngineException("a prefill cache tensor of " + bytes + " bytes does not fit one direct buffer");
                 }
-                pinnedBuffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-                tensors[t] = OnnxTensor.createTensor(rt.env(), pinnedBuffers[t], new long[] {1, sig.kvHeads(), columns, sig.headDim()},
+                buffers[t] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+                tensors[t] = OnnxTensor.createTensor(rt.env(), buffers[t], new long[] {1, sig.kvHeads(), columns, sig.headDim()},
                         sig.kvType());
             }
         } catch (OrtException | RuntimeException e) {

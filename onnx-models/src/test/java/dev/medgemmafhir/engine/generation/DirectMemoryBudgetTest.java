@@ -8,11 +8,11 @@ import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.GenerationResult;
 import dev.medgemmafhir.engine.MedGemmaModel;
 import dev.medgemmafhir.engine.bench.Roofline;
+import dev.medgemmafhir.engine.forge.ChildJvm;
 import dev.medgemmafhir.engine.forge.ForgeDims;
 import dev.medgemmafhir.engine.forge.ForgeSpec;
 import dev.medgemmafhir.engine.forge.ModelForge;
 import dev.medgemmafhir.engine.model.RuntimeOptions;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -62,12 +62,9 @@ class DirectMemoryBudgetTest {
         }
         long limit = 3 * oneSequence;
 
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:MaxDirectMemorySize=" + limit, "-cp", System.getProperty("java.class.path"),
-                Child.class.getName(), dir.toString())
-                .redirectErrorStream(true).start();
-        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(child.waitFor(5, TimeUnit.MINUTES), "the child JVM finished");
+        ChildJvm.Result child = ChildJvm.run(ChildJvm.builder(Child.class, List.of("-XX:MaxDirectMemorySize=" + limit), dir.toString()), 5);
+        String output = child.output();
+        assertTrue(child.finished(), "the child JVM finished");
         assertEquals(0, child.exitValue(), "every generation succeeded within " + limit + " bytes of direct memory:\n" + output);
 
         String[] lines = output.strip().split("\n");

@@ -6,6 +6,7 @@ import dev.medgemmafhir.engine.ContentPart;
 import dev.medgemmafhir.engine.GenerationParams;
 import dev.medgemmafhir.engine.GenerationRequest;
 import dev.medgemmafhir.engine.MedGemmaModel;
+import dev.medgemmafhir.engine.forge.ChildJvm;
 import dev.medgemmafhir.engine.forge.ForgeDims;
 import dev.medgemmafhir.engine.forge.ForgeSpec;
 import dev.medgemmafhir.engine.forge.ForgedModel;
@@ -44,12 +45,10 @@ class SoakTest {
     void manyGenerationsDoNotGrowNativeMemory() throws Exception {
         ForgeDims dims = ForgeDims.tiny().withAttention(4, 4, 32).withLayers(4);
         ForgedModel forged = ModelForge.forge(ForgeSpec.imageText().dims(dims).seed(3), tmp.resolve("soak"));
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "-Xms384m", "-Xmx384m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), Child.class.getName(), forged.dir().toString())
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor() == 0, out);
+        ChildJvm.Result p = ChildJvm.run(ChildJvm.builder(Child.class,
+                List.of("-Xms384m", "-Xmx384m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC"), forged.dir().toString()), 30);
+        String out = p.output();
+        assertTrue(p.finished() && p.exitValue() == 0, out);
         String result = out.lines().filter(l -> l.startsWith("rss ")).findFirst().orElseThrow(() -> new AssertionError(out));
         String[] kb = result.split(" ");
         long before = Long.parseLong(kb[1]);

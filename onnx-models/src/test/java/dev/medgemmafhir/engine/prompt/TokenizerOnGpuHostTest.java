@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.util.cuda.CudaUtils;
+import dev.medgemmafhir.engine.forge.ChildJvm;
 import dev.medgemmafhir.engine.forge.ForgeSpec;
 import dev.medgemmafhir.engine.forge.ModelForge;
 
@@ -15,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,18 +56,16 @@ class TokenizerOnGpuHostTest {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = socket.getLocalPort();
         }
-        ProcessBuilder child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        ProcessBuilder child = ChildJvm.builder(Child.class, List.of(
                 "-Djna.library.path=" + cuda,
                 "-DDJL_CACHE_DIR=" + tmp.resolve("djl-cache"),
                 "-Dhttp.proxyHost=127.0.0.1", "-Dhttp.proxyPort=" + closedPort,
-                "-Dhttps.proxyHost=127.0.0.1", "-Dhttps.proxyPort=" + closedPort,
-                "-cp", System.getProperty("java.class.path"), Child.class.getName(), model.toString())
-                .redirectErrorStream(true);
+                "-Dhttps.proxyHost=127.0.0.1", "-Dhttps.proxyPort=" + closedPort), model.toString());
         // DJL's own switches and caches, as an operator might have set them, are not the test's.
         child.environment().keySet().removeAll(List.of("RUST_FLAVOR", "DJL_OFFLINE", "RUST_LIBRARY_PATH", "DJL_CACHE_DIR", "ENGINE_CACHE_DIR"));
-        Process p = child.start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(2, TimeUnit.MINUTES), "the child JVM finished");
+        ChildJvm.Result p = ChildJvm.run(child, 2);
+        String output = p.output();
+        assertTrue(p.finished(), "the child JVM finished");
         assertEquals(0, p.exitValue(), "the tokenizer loaded on the GPU host:\n" + output);
 
         String[] lines = output.strip().split("\n");
