@@ -40,7 +40,7 @@ final class ModelOptions {
     int q4AccuracyLevel;
 
     @Option(names = "--prefill-chunk", paramLabel = "N", defaultValue = "0",
-            description = "Prompt tokens per prefill run; 0 = as many as the logits budget allows (default).")
+            description = "Prompt tokens per prefill run; 0 = the default: at most 512 when --max-batch > 1 (the batch steps between runs), at most what the logits budget allows, one sliding window on converted graphs.")
     int prefillChunk;
 
     @Option(names = "--max-batch", paramLabel = "N", defaultValue = "8",

@@ -26,17 +26,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Decode steps shared by the concurrent generations of one model: one decoder run per step for
  * every sequence in the batch. Decoding reads every weight once per step whatever the batch size,
  * so on a memory-bound machine a batch of n costs little more than one sequence.
  *
- * <p>Each generation prefills alone (its runs take turns with the batch's steps on one fair lock),
- * then joins with its first token. Between steps, sequences that left are dropped and sequences
- * that finished their prefill are added; a step runs once every member has handed in its next
- * token. The cache is {@code [rows, kv_heads, columns, head_dim]} per layer with every sequence
+ * <p>Each generation prefills alone, then joins with its first token. Its prefill runs take turns with the batch's
+ * steps ({@link DecoderTurns}): prompts are read earliest first, and the batch steps between their runs (chunks).
+ * Between steps, sequences that left are dropped and sequences that finished their prefill are added; a step runs
+ * once every member has handed in its next token. The cache is {@code [rows, kv_heads, columns, head_dim]} per layer with every sequence
  * left-padded to the longest: padding columns have {@code attention_mask} 0 and each row has its
  * own {@code position_ids}, so a row computes what it would alone (up to float rounding of the
  * larger matrix products). With a standard-attention graph the cache lives in two direct buffers
@@ -82,8 +81,8 @@ public final class DecodeBatch implements AutoCloseable {
     /** The sliding-window layers whose cache is kept short; null when every layer keeps every column. */
     private final SlidingWindowCache sliding;
 
-    /** Held by each decoder run: a batch step, or one prefill chunk of a joining generation. Fair, so they alternate. */
-    private final ReentrantLock device = new ReentrantLock(true);
+    /** Who runs the decoder next: a batch step, or one prefill run of a joining generation. */
+    private final DecoderTurns turns = new DecoderTurns();
     private final Object lock = new Object();
     private final List<Reservation> reservations = new ArrayList<>();
     private final List<Seat> joining = new ArrayList<>();
@@ -223,25 +222,43 @@ public final class DecodeBatch implements AutoCloseable {
         return rows * perLayerColumn * ((long) (sig.layers() - slidingLayers) * columns + slidingLayers * slidingColumnsAtMost);
     }
 
-    /** The device held for one run outside the batch's steps. */
+    /** The decoder held for one prefill run; close to let the batch step again. */
     public interface Turn extends AutoCloseable {
         @Override
         void close();
     }
 
-    /** One decoder run of a joining generation's prefill; close to let the batch step again. */
-    public Turn turn(Cancellation cancellation) {
-        try {
-            while (!device.tryLock(100, TimeUnit.MILLISECONDS)) {
-                if (cancellation.isCancelled()) {
-                    return () -> { };
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new EngineException("interrupted while waiting for the decoder", e);
+    /** A generation's prefill begins: its runs go after those of prefills that began before it ({@link DecoderTurns}). */
+    public Prefill prefill() {
+        return new Prefill(turns.beginPrefill());
+    }
+
+    /** One joining generation's prefill, from its first run to its last; close it when the prefill ends or fails. */
+    public final class Prefill implements AutoCloseable {
+        private final DecoderTurns.Prefill order;
+
+        private Prefill(DecoderTurns.Prefill order) {
+            this.order = order;
         }
-        return device::unlock;
+
+        /**
+         * Waits for this prefill's next decoder run; null when cancelled while waiting.
+         *
+         * @param tokens prompt tokens the run reads (0 for a run that reads none)
+         * @param last the prefill's last run: closing it hands the decoder to the batch, whose next step the sequence
+         *     joins
+         */
+        public Turn turn(Cancellation cancellation, int tokens, boolean last) {
+            if (!order.acquire(cancellation, tokens)) {
+                return null;
+            }
+            return last ? order::handOver : turns::release;
+        }
+
+        @Override
+        public void close() {
+            order.close();
+        }
     }
 
     // ---- joining and stepping ----
@@ -382,16 +399,27 @@ public final class DecodeBatch implements AutoCloseable {
                         }
                         if (target.isEmpty() && !rows.isEmpty()) {
                             rows.clear();
+                            turns.batchEmpty();
                             continue;
                         }
                         waitQuietly(0);
                     }
                 }
                 try {
-                    if (!target.equals(rows)) {
-                        rebuild(target);
+                    int nearestEnd = Integer.MAX_VALUE;
+                    for (Seat s : target) {
+                        nearestEnd = Math.min(nearestEnd, s.finalLength - s.length);
                     }
-                    step(options);
+                    // Held from before the layout: a joining sequence's step is asked for as soon as it is due.
+                    turns.acquireStep(nearestEnd);
+                    try {
+                        if (!target.equals(rows)) {
+                            rebuild(target);
+                        }
+                        step(options);
+                    } finally {
+                        turns.release();
+                    }
                 } catch (Throwable e) {
                     RuntimeException failure = e instanceof RuntimeException re ? re
                             : new EngineException("ONNX Runtime failed during a batched decode step: " + e.getMessage(), e);
@@ -608,7 +636,6 @@ public final class DecodeBatch implements AutoCloseable {
         List<AutoCloseable> opened = new ArrayList<>();
         OrtSession.Result result = null;
         OrtSession.Result embedded = null;
-        device.lock();
         long t0 = System.nanoTime();
         try {
             Map<String, OnnxTensorLike> inputs = new HashMap<>();
@@ -657,7 +684,6 @@ public final class DecodeBatch implements AutoCloseable {
             long nanos = System.nanoTime() - t0;
             deliver(logitsBytes, vocab > 0 ? null : (OnnxTensor) result.get(sig.logits()).orElseThrow(), n, nanos);
         } finally {
-            device.unlock();
             if (result != null) {
                 result.close();
             }

@@ -16,6 +16,7 @@ import dev.medgemmafhir.engine.StopReason;
 import dev.medgemmafhir.engine.TextStreamListener;
 import dev.medgemmafhir.engine.model.GraphNames;
 import dev.medgemmafhir.engine.model.GraphSignatures;
+import dev.medgemmafhir.engine.model.RuntimeOptions;
 import dev.medgemmafhir.engine.prompt.StopStrings;
 import dev.medgemmafhir.engine.prompt.StreamingDetokenizer;
 import dev.medgemmafhir.engine.sampling.TokenSampler;
@@ -290,7 +291,11 @@ public final class Generation {
         }
     }
 
-    /** Prompt tokens per prefill run: all of them when the graph keeps only the last logits, else what the logits budget allows. */
+    /**
+     * Prompt tokens per prefill run: the configured length; else all of them when the graph keeps only the last logits,
+     * else what the logits budget allows; and at most {@link RuntimeOptions#BATCHED_PREFILL_CHUNK_TOKENS} when several
+     * sequences may decode together, since the batch's steps run between a joining prompt's runs ({@link DecoderTurns}).
+     */
     private int chunkLength(int promptLength) {
         if (sig.imageMaskValue() != 0 && sig.lastLogitsOnly() && hasImageTokens()) {
             // An image split across two prefill runs could not attend to its later half: one run.
@@ -299,18 +304,24 @@ public final class Generation {
         if (rt.options().prefillChunkTokens() > 0) {
             return Math.min(promptLength, rt.options().prefillChunkTokens());
         }
-        if (sig.lastLogitsOnly() && sig.slidingCache() != null && batch != null) {
-            // Runs of one window: between them the sliding layers' cache is cut back to the window, so a long
-            // prompt's sliding layers attend over at most two windows per token instead of the whole prompt.
-            return Math.min(promptLength, Math.max(1, sig.slidingCache().window()));
+        int chunk = promptLength;
+        if (batch != null) {
+            if (batch.maxRows() > 1) {
+                chunk = Math.min(chunk, RuntimeOptions.BATCHED_PREFILL_CHUNK_TOKENS);
+            }
+            if (sig.lastLogitsOnly() && sig.slidingCache() != null) {
+                // Runs of one window at most: between them the sliding layers' cache is cut back to the window, so a
+                // long prompt's sliding layers attend over at most two windows per token instead of the whole prompt.
+                chunk = Math.min(chunk, Math.max(1, sig.slidingCache().window()));
+            }
         }
-        if (sig.lastLogitsOnly()) {
-            return promptLength;
+        if (!sig.lastLogitsOnly()) {
+            long columns = sig.vocab() > 0 ? sig.vocab() : 262_144;
+            long elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
+            long rows = Math.max(1, rt.options().logitsBudgetBytes() / (columns * elem));
+            chunk = (int) Math.min(chunk, rows);
         }
-        long columns = sig.vocab() > 0 ? sig.vocab() : 262_144;
-        long elem = sig.logitsType() == OnnxJavaType.FLOAT16 ? 2 : 4;
-        long rows = Math.max(1, rt.options().logitsBudgetBytes() / (columns * elem));
-        return (int) Math.min(promptLength, rows);
+        return chunk;
     }
 
     /**
@@ -349,16 +360,32 @@ public final class Generation {
 
     // ---- prefill and decode ----
 
-    /** A batched model's prefill runs take turns with the batch's decode steps; alone, nothing to wait for. */
-    private DecodeBatch.Turn turn() {
-        return batch == null ? () -> { } : batch.turn(cancellation);
+    /**
+     * The decoder for one prefill run: a batched model's prefill runs take turns with the batch's decode steps and with
+     * other prompts ({@link DecoderTurns}); alone, nothing to wait for.
+     */
+    private DecodeBatch.Turn turn(DecodeBatch.Prefill order, int tokens, boolean last) throws Cancelled {
+        if (order == null) {
+            return () -> { };
+        }
+        DecodeBatch.Turn turn = order.turn(cancellation, tokens, last);
+        if (turn == null) {
+            throw new Cancelled();
+        }
+        return turn;
     }
 
     private void prefill() throws OrtException, Cancelled {
+        try (DecodeBatch.Prefill order = batch == null ? null : batch.prefill()) {
+            prefill(order);
+        }
+    }
+
+    private void prefill(DecodeBatch.Prefill order) throws OrtException, Cancelled {
         int promptLength = prompt.length;
         int chunk = chunkLength(promptLength);
         if (sig.takesEmbeds()) {
-            try (DecodeBatch.Turn turn = turn()) {
+            try (DecodeBatch.Turn turn = turn(order, 0, false)) {
                 embedPrompt();
             }
         }
@@ -384,10 +411,8 @@ public final class Generation {
                 }
                 token = OnnxTensor.createTensor(rt.env(), slice(tokenIds, len), new long[] {1, len});
             }
-            try (DecodeBatch.Turn turn = turn()) {
+            try (token; DecodeBatch.Turn turn = turn(order, len, start + len >= promptLength)) {
                 runDecoder(token, start, len, true);
-            } finally {
-                token.close();
             }
             if (start + len < promptLength && chunk < promptLength && sig.slidingCache() != null && batch != null) {
                 evictSlidingColumns(start + len);

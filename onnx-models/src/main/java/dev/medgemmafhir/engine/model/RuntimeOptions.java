@@ -12,7 +12,8 @@ import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
  * @param optimizationLevel graph optimisation level
  * @param allowSpinning whether idle ONNX Runtime threads spin (faster steps, burns CPU between them)
  * @param logitsBudgetBytes without {@code num_logits_to_keep}, prefill runs in chunks whose logits fit in this
- * @param prefillChunkTokens fixed prefill chunk length; 0 = derived from {@code logitsBudgetBytes}
+ * @param prefillChunkTokens fixed prefill chunk length; 0 = derived: at most {@link #BATCHED_PREFILL_CHUNK_TOKENS} when
+ *     {@code maxBatch > 1}, at most what {@code logitsBudgetBytes} allows, and one sliding window on a graph that has them
  * @param q4AccuracyLevel -1 runs 4-bit MatMulNBits nodes as exported; 0-4 rewrites their {@code accuracy_level} at load
  *     on CPU (4 = int8 compute: about 2x faster decode, not bit-identical to the export, see {@link MatMulNBitsAccuracy});
  *     graphs without MatMulNBits and CUDA sessions are left as they are
@@ -36,6 +37,15 @@ public record RuntimeOptions(
         int maxBatch,
         long kvCacheBudgetBytes,
         String profilePrefix) {
+
+    /**
+     * Prompt tokens per prefill run when several sequences may decode together: the batch's decode steps run between
+     * a joining prompt's runs, so this bounds how long they stall (about 15 s of the 4B shape on 2 Zen 4 cores, well
+     * under a second on a GPU). It is llama.cpp's default physical batch ({@code n_ubatch}); a 1,024-token prompt read
+     * in runs of it took 28.2-30.0 s against 27.3-30.0 s in one run (BENCHMARKS.md, "Scheduling prompts and steps"),
+     * and runs of 256 made the {@code $summarize} benchmark slower on every measure.
+     */
+    public static final int BATCHED_PREFILL_CHUNK_TOKENS = 512;
 
     public RuntimeOptions {
         if (maxBatch < 1 || kvCacheBudgetBytes < 0) {

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -206,6 +207,52 @@ class BatchedDecodingTest {
         }
         // The batch keeps serving after a member left.
         assertArrayEquals(aAlone, batched.generate(a).generatedTokenIds());
+    }
+
+    @Test
+    void promptsArrivingTogetherAreReadEarliestFirstWhileTheBatchStreamsBetweenTheirRuns() throws Exception {
+        GenerationRequest r = ask("Summarise the admission: pneumonia on two litres of oxygen, ceftriaxone and azithromycin,"
+                + " a troponin that stayed flat, an echocardiogram with normal function, and a plan for discharge on Friday.",
+                GenerationParams.greedy(24));
+        int[] expected = alone.generate(r).generatedTokenIds();
+        // Runs of 4 prompt tokens: each prompt takes well over ten runs.
+        try (MedGemmaModel chunked = MedGemmaModel.load(forged.dir(), null,
+                RuntimeOptions.defaults().withMaxBatch(4).withPrefillChunkTokens(4))) {
+            assertTrue(chunked.countPromptTokens(r) > 40, "prompt too short to take many runs");
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                CountDownLatch go = new CountDownLatch(1);
+                long[] submitted = new long[2];
+                List<List<Long>> pieces = List.of(new CopyOnWriteArrayList<>(), new CopyOnWriteArrayList<>());
+                List<Future<GenerationResult>> futures = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    int caller = i;
+                    futures.add(pool.submit(() -> {
+                        go.await();
+                        submitted[caller] = System.nanoTime();
+                        return chunked.generate(r, delta -> pieces.get(caller).add(System.nanoTime()), Cancellation.none());
+                    }));
+                }
+                go.countDown();
+                GenerationResult[] got = new GenerationResult[2];
+                for (int i = 0; i < 2; i++) {
+                    got[i] = futures.get(i).get(120, TimeUnit.SECONDS);
+                    assertArrayEquals(expected, got[i].generatedTokenIds(), "caller " + i);
+                }
+                // The prompt read first streams text (its own prefill, then a step between each two of the other's runs)
+                // while the other prompt is read: before the other's first token, which comes no earlier than its
+                // submission + its prefill time. A fair lock alternated the two prompts' runs, so the first had its
+                // first token one run before the other and no step ran until both were read.
+                int early = pieces.get(0).get(0) < pieces.get(1).get(0) ? 0 : 1;
+                int late = 1 - early;
+                long lateFirstToken = submitted[late] + (long) (got[late].prefillMillis() * 1e6);
+                long streamedBefore = pieces.get(early).stream().filter(t -> t < lateFirstToken).count();
+                assertTrue(streamedBefore >= 3, streamedBefore + " pieces of text before the other prompt was read");
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(chunked.batchStatistics()[0][1] >= 3, "no step ran alone while the other prompt was read");
+        }
     }
 
     @Test
