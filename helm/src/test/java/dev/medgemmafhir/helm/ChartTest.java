@@ -197,6 +197,7 @@ class ChartTest {
     assertEquals(8, model.path("concurrency").asInt(), "the batch size reaches the server");
     assertEquals(16, model.path("max-queue").asInt());
     assertEquals("8GB", model.path("kv-cache-budget").asText());
+    assertEquals(2048, model.path("prefill-chunk").asInt(), "the prefill chunk reaches the server");
 
     EnvVar password = env(server, "SPRING_DATASOURCE_PASSWORD");
     assertEquals("medgemma-db", password.getValueFrom().getSecretKeyRef().getName());

@@ -59,7 +59,8 @@ public record MedGemmaProperties(
    * @param maxQueue synchronous requests allowed to wait for a slot before a 429
    * @param kvCacheBudget bytes the batch's KV cache may take; null = half the JVM's direct-memory limit
    */
-  public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget) {
+  public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget,
+      Integer prefillChunk) {
     public Model {
       concurrency = concurrency == null ? 1 : concurrency;
       maxQueue = maxQueue == null ? 4 : maxQueue;

@@ -81,10 +81,18 @@ public class OperationsWiring {
     return catalog;
   }
 
-  /** The queue admits {@code concurrency} generations; the engine decodes that many as one batch, within the KV budget. */
+  /**
+   * The queue admits {@code concurrency} generations; the engine decodes that many as one batch, within the KV budget,
+   * reading joining prompts in runs of {@code prefill-chunk} tokens (empty or 0: the engine's default).
+   */
   static RuntimeOptions modelOptions(RuntimeOptions engine, MedGemmaProperties.Model model) {
+    if (model.prefillChunk() != null && model.prefillChunk() < 0) {
+      throw new IllegalStateException("medgemma.models.<id>.prefill-chunk must be 0 (the default) or more tokens, was "
+          + model.prefillChunk());
+    }
     return engine.withMaxBatch(model.concurrency())
-        .withKvCacheBudgetBytes(model.kvCacheBudget() == null ? 0 : model.kvCacheBudget().toBytes());
+        .withKvCacheBudgetBytes(model.kvCacheBudget() == null ? 0 : model.kvCacheBudget().toBytes())
+        .withPrefillChunkTokens(model.prefillChunk() == null ? 0 : model.prefillChunk());
   }
 
   /** An operation without a configured model uses the only model there is. */

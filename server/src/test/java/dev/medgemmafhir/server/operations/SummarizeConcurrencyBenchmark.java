@@ -73,7 +73,8 @@ import org.springframework.test.context.DynamicPropertySource;
  * ({@code hidden,layers,heads,kvHeads,headDim,intermediate,vocab}; default a reduced Gemma shape,
  * {@code 1024,8,8,4,128,4096,65536}, whose 4-bit weights (about 0.1 GB) still do not fit in cache,
  * so decoding stays memory-bound as with the 4B), {@code bench.model} (an existing model directory
- * instead of forging one), {@code bench.dtype} (q4).
+ * instead of forging one), {@code bench.dtype} (q4), {@code bench.prefillChunk}
+ * ({@code medgemma.models.<id>.prefill-chunk}; unset = the default).
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
     properties = {
@@ -95,6 +96,9 @@ class SummarizeConcurrencyBenchmark {
     registry.add("medgemma.models.bench.path", () -> modelDir().toString());
     registry.add("medgemma.models.bench.dtype", () -> System.getProperty("bench.dtype", "q4"));
     registry.add("medgemma.models.bench.concurrency", () -> System.getProperty("bench.concurrency", "1"));
+    if (System.getProperty("bench.prefillChunk") != null) {
+      registry.add("medgemma.models.bench.prefill-chunk", () -> System.getProperty("bench.prefillChunk"));
+    }
     // Every caller may wait: this measures latency, not the 429 rule.
     registry.add("medgemma.models.bench.max-queue", () -> String.valueOf(CALLERS));
   }

@@ -26,15 +26,20 @@ class EngineSettingsTest {
   }
 
   @Test
-  void aModelsConcurrencyIsItsBatchSizeAndItsKvBudgetIsPassedInBytes() {
+  void aModelsConcurrencyIsItsBatchSizeItsKvBudgetIsPassedInBytesAndItsPrefillChunkInTokens() {
     RuntimeOptions engine = OperationsWiring.runtimeOptions(new MedGemmaProperties.Engine(null, null, null, null, null, null));
     RuntimeOptions batched = OperationsWiring.modelOptions(engine,
-        new MedGemmaProperties.Model(Path.of("/m"), null, null, 8, null, DataSize.parse("3GB")));
+        new MedGemmaProperties.Model(Path.of("/m"), null, null, 8, null, DataSize.parse("3GB"), 1024));
     assertThat(batched.maxBatch()).isEqualTo(8);
     assertThat(batched.kvCacheBudgetBytes()).isEqualTo(3L << 30);
-    RuntimeOptions plain = OperationsWiring.modelOptions(engine, new MedGemmaProperties.Model(Path.of("/m"), null, null, null, null, null));
+    assertThat(batched.prefillChunkTokens()).isEqualTo(1024);
+    RuntimeOptions plain = OperationsWiring.modelOptions(engine, new MedGemmaProperties.Model(Path.of("/m"), null, null, null, null, null, null));
     assertThat(plain.maxBatch()).isEqualTo(1);
     assertThat(plain.kvCacheBudgetBytes()).isZero();
+    assertThat(plain.prefillChunkTokens()).isZero();
+    assertThatThrownBy(() -> OperationsWiring.modelOptions(engine,
+        new MedGemmaProperties.Model(Path.of("/m"), null, null, 2, null, null, -1)))
+        .hasMessageContaining("medgemma.models.<id>.prefill-chunk");
   }
 
   @Test
