@@ -40,6 +40,16 @@ class DecoderTurnsTest {
         return t;
     }
 
+    /** A run of {@code tokens} of {@code prompt} on its own thread, noted as {@code name} in {@link #order} once it runs. */
+    private Thread promptRun(DecoderTurns.Prefill prompt, int tokens, String name) throws InterruptedException {
+        return waitingThread(() -> {
+            if (prompt.acquire(Cancellation.none(), tokens)) {
+                order.add(name);
+                turns.release();
+            }
+        });
+    }
+
     private static void joinQuietly(Thread t) throws InterruptedException {
         t.join(TimeUnit.SECONDS.toMillis(30));
         assertFalse(t.isAlive(), "thread still waiting");
@@ -49,11 +59,7 @@ class DecoderTurnsTest {
     void aLaterPromptWaitsForTheEarlierOnesWholePrefillEvenWhenTheDecoderIsFree() throws Exception {
         DecoderTurns.Prefill first = turns.beginPrefill();
         DecoderTurns.Prefill second = turns.beginPrefill();
-        Thread later = waitingThread(() -> {
-            assertTrue(second.acquire(Cancellation.none(), 8));
-            order.add("second");
-            turns.release();
-        });
+        Thread later = promptRun(second, 8, "second");
         // Nothing runs, yet the later prompt waits: the earlier one is between two of its runs.
         Thread.sleep(250);
         assertTrue(later.isAlive(), "the later prompt ran before the earlier one's prefill ended");
@@ -91,11 +97,7 @@ class DecoderTurnsTest {
     void afterAStepTheWaitingPromptGoesBeforeTheNextStep() throws Exception {
         DecoderTurns.Prefill prompt = turns.beginPrefill();
         turns.acquireStep(100);
-        Thread reader = waitingThread(() -> {
-            assertTrue(prompt.acquire(Cancellation.none(), 8));
-            order.add("prompt");
-            turns.release();
-        });
+        Thread reader = promptRun(prompt, 8, "prompt");
         turns.release();
         turns.acquireStep(100);
         order.add("step");
@@ -150,11 +152,7 @@ class DecoderTurnsTest {
         turns.release();
         // The prompt's next run (100 tokens, ~100 ms) waits: the nearest sequence ends in 2 steps (~20 ms, at most a
         // quarter of the run). Once it has, the batch's nearest end is 50 steps away and the prompt goes first.
-        Thread reader = waitingThread(() -> {
-            assertTrue(prompt.acquire(Cancellation.none(), 100));
-            order.add("prompt");
-            turns.release();
-        });
+        Thread reader = promptRun(prompt, 100, "prompt");
         Thread batch = waitingThread(() -> {
             for (int nearestEnd : new int[] {2, 1, 50}) {
                 turns.acquireStep(nearestEnd);
@@ -186,11 +184,7 @@ class DecoderTurnsTest {
         // The batch's nearest end: 5 steps of 10 ms = 50 ms, more than a quarter of a 100-token run (~42 ms): the next
         // prompt goes now. Rated by the short run alone (250 ms a quarter) it would wait for the batch.
         DecoderTurns.Prefill next = turns.beginPrefill();
-        Thread reader = waitingThread(() -> {
-            assertTrue(next.acquire(Cancellation.none(), 100));
-            order.add("prompt");
-            turns.release();
-        });
+        Thread reader = promptRun(next, 100, "prompt");
         Thread.sleep(200);
         assertFalse(reader.isAlive(), "the prompt waited for a batch that is not near a sequence's end");
         next.close();
@@ -204,11 +198,7 @@ class DecoderTurnsTest {
         assertTrue(first.acquire(Cancellation.none(), 8));
         first.handOver(); // a run that took no time: the batch is owed nothing, yet the next run is its step
         first.close();
-        Thread next = waitingThread(() -> {
-            assertTrue(second.acquire(Cancellation.none(), 8));
-            order.add("second");
-            turns.release();
-        });
+        Thread next = promptRun(second, 8, "second");
         Thread.sleep(250);
         assertTrue(next.isAlive(), "the next prompt ran before the sequence just read could step");
         turns.acquireStep(100);
@@ -224,11 +214,7 @@ class DecoderTurnsTest {
         assertTrue(second.acquire(Cancellation.none(), 8));
         second.handOver();
         second.close();
-        Thread lapsing = waitingThread(() -> {
-            assertTrue(third.acquire(Cancellation.none(), 8));
-            order.add("third");
-            turns.release();
-        });
+        Thread lapsing = promptRun(third, 8, "third");
         clock.addAndGet(DecoderTurns.HANDOVER_NANOS);
         joinQuietly(lapsing);
         third.close();
