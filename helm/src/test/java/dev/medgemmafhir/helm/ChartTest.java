@@ -165,6 +165,9 @@ class ChartTest {
     assertTrue(security.path("enabled").asBoolean());
     assertEquals(ISSUER, security.path("issuer").asText());
     assertTrue(chart.applicationYaml().path("spring").isMissingNode(), "no PostgreSQL settings for H2");
+    JsonNode model = chart.applicationYaml().path("medgemma").path("models").elements().next();
+    assertTrue(model.path("prefill-chunk").isMissingNode(), "prefillChunk 0 leaves the engine's default");
+    assertTrue(model.path("kv-cache-budget").isMissingNode(), "an empty kvCacheBudget leaves the engine's default");
   }
 
   @Test
