@@ -40,10 +40,10 @@ public record RuntimeOptions(
 
     /**
      * Prompt tokens per prefill run when several sequences may decode together: the batch's decode steps run between
-     * a joining prompt's runs, so this bounds how long they stall (about 15 s of the 4B shape on 2 Zen 4 cores).
-     * It is llama.cpp's default physical batch ({@code n_ubatch}); a 1,024-token prompt read
-     * in runs of it took 28.2-30.0 s against 27.3-30.0 s in one run (BENCHMARKS.md, "Scheduling prompts and steps"),
-     * and runs of 256 made the {@code $summarize} benchmark slower on every measure.
+     * a joining prompt's runs, so this bounds how long they stall (about 15 s of the 4B shape on 2 Zen 4 cores). It is
+     * llama.cpp's default physical batch ({@code n_ubatch}); a 1,024-token prompt read in runs of it took 28.2-30.0 s
+     * against 27.3-30.0 s in one run (BENCHMARKS.md, "Scheduling prompts and steps"), and runs of 256 made the
+     * {@code $summarize} benchmark slower on every measure.
      */
     public static final int BATCHED_PREFILL_CHUNK_TOKENS = 512;
 

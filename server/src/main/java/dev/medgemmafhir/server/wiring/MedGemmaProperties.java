@@ -58,6 +58,7 @@ public record MedGemmaProperties(
    * @param concurrency generations running at once on this model, decoded as one batch
    * @param maxQueue synchronous requests allowed to wait for a slot before a 429
    * @param kvCacheBudget bytes the batch's KV cache may take; null = half the JVM's direct-memory limit
+   * @param prefillChunk prompt tokens per prefill run; null or 0 = the engine's default (512 when concurrency > 1)
    */
   public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget,
       Integer prefillChunk) {
