@@ -255,6 +255,11 @@ public final class DecodeBatch implements AutoCloseable {
             return last ? order::handOver : turns::release;
         }
 
+        /** The sequence ends without joining the batch: the decoder its last run handed over goes to the next prompt. */
+        public void withdrawHandOver() {
+            order.withdrawHandOver();
+        }
+
         @Override
         public void close() {
             order.close();

@@ -18,7 +18,7 @@ import java.util.function.LongSupplier;
  * <li>the batch steps between a prompt's runs: after a prefill run the batch's step goes, after a step the prompt's
  * next run, so the sequences already decoding stream a token per chunk while a prompt is read;</li>
  * <li>a prefill's last run hands the decoder to the batch, so the sequence it read gets its next token before the next
- * prompt's run;</li>
+ * prompt's run (withdrawn when the sequence ends without joining: its first token ended it, or it was cancelled);</li>
  * <li>a batch about to lose a sequence finishes it first: while the nearest end in the batch is at most a quarter of
  * the waiting prompt's next run away (remaining steps x the step time, against the run's tokens x the time per prompt
  * token, both as measured), steps go on. Otherwise a sequence a few tokens from its end waits a whole prompt run per
@@ -67,6 +67,8 @@ final class DecoderTurns {
     private long lastRunEnd = Long.MIN_VALUE / 2;
     /** Until when only a step may start (a prefill's last run handed over). */
     private long handoverUntil = Long.MIN_VALUE / 2;
+    /** The prefill whose hand-over that is. */
+    private long handoverTicket = -1;
 
     DecoderTurns() {
         this(System::nanoTime);
@@ -131,6 +133,18 @@ final class DecoderTurns {
             synchronized (lock) {
                 end();
                 handoverUntil = clock.getAsLong() + HANDOVER_NANOS;
+                handoverTicket = ticket;
+            }
+        }
+
+        /** The sequence ends without joining the batch (its first token ended it, or it was cancelled): no hand-over. */
+        void withdrawHandOver() {
+            synchronized (lock) {
+                if (handoverTicket == ticket) {
+                    handoverUntil = Long.MIN_VALUE / 2;
+                    handoverTicket = -1;
+                    lock.notifyAll();
+                }
             }
         }
 
@@ -219,6 +233,7 @@ final class DecoderTurns {
         runStart = clock.getAsLong();
         if (step) {
             handoverUntil = Long.MIN_VALUE / 2;
+            handoverTicket = -1;
         }
     }
 

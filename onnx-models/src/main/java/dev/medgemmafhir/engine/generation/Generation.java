@@ -85,6 +85,8 @@ public final class Generation {
     private OnnxTensor cacheBranchOn;
     private OnnxTensor cacheBranchOff;
     private DecodeBatch.Seat seat;
+    /** A batched model's prefill order, kept to withdraw its hand-over when the sequence ends without joining. */
+    private DecodeBatch.Prefill prefillOrder;
 
     // Reused buffers.
     private LongBuffer ones;
@@ -216,6 +218,9 @@ public final class Generation {
             }
             closeQuietly(hook);
             closeQuietly(seat);
+            if (seat == null && prefillOrder != null) {
+                prefillOrder.withdrawHandOver();
+            }
             closeQuietly(place);
             close();
         }
@@ -376,7 +381,8 @@ public final class Generation {
     }
 
     private void prefill() throws OrtException, Cancelled {
-        try (DecodeBatch.Prefill order = batch == null ? null : batch.prefill()) {
+        prefillOrder = batch == null ? null : batch.prefill();
+        try (DecodeBatch.Prefill order = prefillOrder) {
             prefill(order);
         }
     }

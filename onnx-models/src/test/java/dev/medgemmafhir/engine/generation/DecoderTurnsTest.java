@@ -217,7 +217,19 @@ class DecoderTurnsTest {
         Thread lapsing = promptRun(third, 8, "third");
         clock.addAndGet(DecoderTurns.HANDOVER_NANOS);
         joinQuietly(lapsing);
-        third.close();
         assertEquals(List.of("step", "second", "third"), order);
+
+        // A sequence that ends without joining (its first token ended it) withdraws its hand-over at once. (The batch
+        // has no sequence now, so no prompt holds back for its step.)
+        turns.batchEmpty();
+        DecoderTurns.Prefill fourth = turns.beginPrefill();
+        assertTrue(third.acquire(Cancellation.none(), 8));
+        third.handOver();
+        third.close();
+        third.withdrawHandOver();
+        Thread withdrawn = promptRun(fourth, 8, "fourth");
+        joinQuietly(withdrawn);
+        fourth.close();
+        assertEquals(List.of("step", "second", "third", "fourth"), order);
     }
 }
