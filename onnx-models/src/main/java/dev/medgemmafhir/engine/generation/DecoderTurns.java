@@ -48,9 +48,9 @@ final class DecoderTurns {
     private final Map<Long, Integer> waiting = new HashMap<>();
     private long nextTicket;
     private boolean busy;
-    private boolean runIsStep;
     private int runTokens;
     private long runStart;
+    /** The latest run (in progress or ended) is a step; read only while none is in progress. */
     private boolean lastWasStep;
     private boolean stepWaiting;
     /** Steps until the batch's nearest sequence ends, as the batch last said; MAX while it has none. */
@@ -228,7 +228,7 @@ final class DecoderTurns {
 
     private void start(boolean step, int tokens) {
         busy = true;
-        runIsStep = step;
+        lastWasStep = step;
         runTokens = tokens;
         runStart = clock.getAsLong();
         if (step) {
@@ -243,14 +243,13 @@ final class DecoderTurns {
         }
         long now = clock.getAsLong();
         long took = now - runStart;
-        if (runIsStep) {
+        if (lastWasStep) {
             stepNanos = Math.max(1, took);
             nearestEndSteps = nearestEndSteps == Integer.MAX_VALUE ? nearestEndSteps : nearestEndSteps - 1;
         } else if (runTokens > 0) {
             prefillNanos = prefillNanos / 2 + took;
             prefillTokens = prefillTokens / 2 + runTokens;
         }
-        lastWasStep = runIsStep;
         lastRunEnd = now;
         busy = false;
         lock.notifyAll();
