@@ -166,6 +166,7 @@ class ChartTest {
     assertEquals(ISSUER, security.path("issuer").asText());
     assertTrue(chart.applicationYaml().path("spring").isMissingNode(), "no PostgreSQL settings for H2");
     JsonNode model = chart.applicationYaml().path("medgemma").path("models").elements().next();
+    assertEquals(2, model.path("concurrency").asInt(), "two generations at once by default");
     assertTrue(model.path("prefill-chunk").isMissingNode(), "prefillChunk 0 leaves the engine's default");
     assertTrue(model.path("kv-cache-budget").isMissingNode(), "an empty kvCacheBudget leaves the engine's default");
   }

@@ -55,15 +55,22 @@ public record MedGemmaProperties(
    * @param path the directory (a Hugging Face-style snapshot of an ONNX export)
    * @param dtype the variant to load ({@code q4}, {@code fp32}, ...); empty = the best one present
    * @param displayName how the model's Device is named, e.g. "MedGemma 4B IT, ONNX q4"
-   * @param concurrency generations running at once on this model, decoded as one batch
+   * @param concurrency generations running at once on this model, decoded as one batch; null = {@link #DEFAULT_CONCURRENCY}
    * @param maxQueue synchronous requests allowed to wait for a slot before a 429
    * @param kvCacheBudget bytes the batch's KV cache may take; null = half the JVM's direct-memory limit
    * @param prefillChunk prompt tokens per prefill run; null or 0 = the engine's default (512 when concurrency > 1)
    */
   public record Model(Path path, String dtype, String displayName, Integer concurrency, Integer maxQueue, DataSize kvCacheBudget,
       Integer prefillChunk) {
+    /**
+     * Two at a time: with bursts of {@code $summarize} callers on 2 CPU cores, two decoded together brought the median
+     * answer 15-17 % forward and did 15-17 % more work than one at a time, on two machines (onnx-models/BENCHMARKS.md,
+     * "Scheduling prompts and steps"); a lone request runs as before, and a second waits when the KV budget has no room.
+     */
+    public static final int DEFAULT_CONCURRENCY = 2;
+
     public Model {
-      concurrency = concurrency == null ? 1 : concurrency;
+      concurrency = concurrency == null ? DEFAULT_CONCURRENCY : concurrency;
       maxQueue = maxQueue == null ? 4 : maxQueue;
     }
   }

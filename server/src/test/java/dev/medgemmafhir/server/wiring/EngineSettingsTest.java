@@ -34,7 +34,7 @@ class EngineSettingsTest {
     assertThat(batched.kvCacheBudgetBytes()).isEqualTo(3L << 30);
     assertThat(batched.prefillChunkTokens()).isEqualTo(1024);
     RuntimeOptions plain = OperationsWiring.modelOptions(engine, new MedGemmaProperties.Model(Path.of("/m"), null, null, null, null, null, null));
-    assertThat(plain.maxBatch()).isEqualTo(1);
+    assertThat(plain.maxBatch()).as("an unset concurrency decodes two at a time").isEqualTo(2);
     assertThat(plain.kvCacheBudgetBytes()).isZero();
     assertThat(plain.prefillChunkTokens()).isZero();
     assertThatThrownBy(() -> OperationsWiring.modelOptions(engine,
