@@ -14,6 +14,10 @@
 #   env: LENGTHS="128 512 2048" ROUNDS=3 DECODE=32 THREADS=<physical cores> DTYPE=q4
 #        JAR=onnx-models/target/medgemma-cli.jar ENGINE_ARGS="" (extra engine flags; empty = defaults)
 #        BANDWIDTH_MIB=1024 (0 skips the bandwidth measurement) OUT=<file for the raw JSON lines>
+#        CONCURRENCY="1 2 4 8 16": instead, batched decoding: per round, the engine's `bench --concurrency`
+#          and llama.cpp's parallel sequences of one context (llamacpp.mjs "concurrency"), each level
+#          starting N requests at once on LENGTHS' first prompt length; decode tokens/s over the steps
+#          that ran all N (DECODE should exceed the largest N comfortably, e.g. 48)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 module="$(dirname "$here")"
@@ -63,9 +67,65 @@ print(json.dumps({"runtime": "llama.cpp " + names.get(r["file_type"], str(r["fil
     "node_llama_cpp_version": r["node_llama_cpp_version"]}))'
 }
 
+CONCURRENCY="${CONCURRENCY:-}"
+engine_batched() {  # prompt length
+  java -jar "$JAR" bench --model "$model" --dtype "$DTYPE" --threads "$THREADS" --prompt-lengths "$1" $ENGINE_ARGS \
+    --decode-tokens "$DECODE" --runs 1 --warmup 0 --bandwidth-mib 0 --concurrency "${CONCURRENCY// /,}" --json 2>"$OUT.err" \
+  | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+for l in r["concurrency"]:
+    print(json.dumps({"runtime": "engine", "prompt_tokens": l["prompt_tokens"], "concurrency": l["concurrency"],
+        "decode_tokens_per_s": l["decode_tokens_per_s"], "end_to_end_tokens_per_s": l["end_to_end_tokens_per_s"],
+        "ttft_ms_p50": l["time_to_first_token_ms_median"]}))'
+}
+llamacpp_batched() {  # gguf, prompt length
+  (cd "$js" && node llamacpp.mjs "{\"mode\":\"concurrency\",\"model\":\"$1\",\"threads\":$THREADS,\"prompt_length\":$2,\"decode_tokens\":$DECODE,\"levels\":[${CONCURRENCY// /,}]}") \
+  | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+names = {2: "Q4_0", 15: "Q4_K_M"}
+for l in r["levels"]:
+    print(json.dumps({"runtime": "llama.cpp " + names.get(r["file_type"], str(r["file_type"])), "prompt_tokens": l["prompt_tokens"],
+        "concurrency": l["concurrency"], "decode_tokens_per_s": l["decode_tokens_per_s"],
+        "end_to_end_tokens_per_s": l["end_to_end_tokens_per_s"], "ttft_ms_p50": l["ttft_ms_p50"]}))'
+}
+
 sides=(engine)
 for i in "${!ggufs[@]}"; do sides+=("gguf:$i"); done
 echo "# $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads $THREADS, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
+if [ -n "$CONCURRENCY" ]; then
+  n="${LENGTHS%% *}"
+  for r in $(seq 1 "$ROUNDS"); do
+    k=$(( (r - 1) % ${#sides[@]} ))
+    order=("${sides[@]:$k}" "${sides[@]:0:$k}")
+    for side in "${order[@]}"; do
+      load_before=$(cut -d' ' -f1 /proc/loadavg)
+      if [ "$side" = engine ]; then lines="$(engine_batched "$n")"; else lines="$(llamacpp_batched "${ggufs[${side#gguf:}]}" "$n")"; fi
+      echo "$lines" | python3 -c "
+import json, sys
+after = float(open('/proc/loadavg').read().split()[0])
+for l in sys.stdin:
+    d = json.loads(l); d['round'] = $r; d['load_1m_before'] = $load_before; d['load_1m_after'] = after; print(json.dumps(d))" | tee -a "$OUT"
+    done
+  done
+  python3 - "$OUT" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+runtimes = list(dict.fromkeys(x['runtime'] for x in rows))
+print()
+print("decode tokens/s over the steps that ran all N (median of rounds), and vs N=1 of the same runtime:")
+print("%4s " % "N" + " ".join("%26s" % rt for rt in runtimes) + "   engine/" + runtimes[-1])
+med = lambda rt, n: statistics.median([r['decode_tokens_per_s'] for r in rows if r['runtime'] == rt and r['concurrency'] == n
+                                      and r['decode_tokens_per_s'] is not None] or [float('nan')])
+for n in sorted({r['concurrency'] for r in rows}):
+    cells = ["%14.2f (%5.2fx)" % (med(rt, n), med(rt, n) / med(rt, 1)) for rt in runtimes]
+    print("%4d " % n + " ".join("%26s" % c for c in cells) + "   %5.2f" % (med('engine', n) / med(runtimes[-1], n)))
+print(f"raw runs: {sys.argv[1]}")
+PY
+  exit 0
+fi
+
 for n in $LENGTHS; do
   for r in $(seq 1 "$ROUNDS"); do
     k=$(( (r - 1) % ${#sides[@]} ))

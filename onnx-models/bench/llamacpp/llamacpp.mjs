@@ -7,6 +7,13 @@
 //   node llamacpp.mjs '{"mode": "bench", "model": FILE, "prompt_length": 128, "decode_tokens": 32,
 //                       "threads": 2, "runs": 1, "warmup": 1}'
 //     -> {"runtime": "llama.cpp", "prompt_tokens": 128, "runs": [{"ttft_ms": ..., "decode_tokens_per_s": ...}], ...}
+//   node llamacpp.mjs '{"mode": "concurrency", "model": FILE, "prompt_length": 32, "decode_tokens": 48,
+//                       "threads": 2, "levels": [1, 2, 4, 8, 16]}'
+//     -> {"levels": [{"concurrency": N, "decode_tokens_per_s": ..., "full_batch_tokens": ..., "end_to_end_tokens_per_s": ...}]}
+//   N sequences of one context start at once (llama.cpp decodes them in one batch per step, as the
+//   engine's DecodeBatch does); decode tokens/s counts the tokens all N produced between the moment
+//   the last of them had its first token and the moment the first of them finished: the steps that
+//   ran all N, as `bench --concurrency` reports them.
 //
 // Timings as the engine's `bench` defines them: prefill tokens/s = prompt tokens / time to first
 // token; decode tokens/s over the tokens after the first. Greedy (temperature 0); end-of-sequence
@@ -27,10 +34,9 @@ function promptIds(length, nVocab, firstId) {
     return ids;
 }
 
-async function once(context, prompt, newTokens) {
+async function once(context, prompt, newTokens, times = []) {
     const sequence = context.getSequence();
     try {
-        const times = [];
         const tokens = [];
         const t0 = process.hrtime.bigint();
         for await (const token of sequence.evaluate(prompt, { temperature: 0 })) {
@@ -99,6 +105,36 @@ async function main() {
             flash_attention: context.flashAttention, threads: context.currentThreads, runs,
         }) + '\n');
         await context.dispose();
+    } else if (r.mode === 'concurrency') {
+        const firstId = 4 + 256 + 2;
+        const decode = r.decode_tokens ?? 48;
+        const levels = [];
+        for (const n of r.levels ?? [1, 2, 4, 8]) {
+            const context = await model.createContext({
+                contextSize: r.prompt_length + decode + 64, threads: r.threads ?? 0, sequences: n,
+            });
+            await once(context, promptIds(32, vocabSize - 3, firstId), 4);
+            // Each sequence its own prompt (the walk started from another seed), all started together.
+            const prompts = Array.from({ length: n }, (_, i) => promptIds(r.prompt_length + i, vocabSize - 3, firstId).slice(i));
+            const stamps = prompts.map(() => []);
+            const t0 = process.hrtime.bigint();
+            await Promise.all(prompts.map((p, i) => once(context, p, decode, stamps[i])));
+            const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+            const from = stamps.map((t) => t[0]).reduce((a, b) => (a > b ? a : b));
+            const to = stamps.map((t) => t[t.length - 1]).reduce((a, b) => (a < b ? a : b));
+            const inWindow = stamps.reduce((sum, t) => sum + t.filter((x) => x > from && x <= to).length, 0);
+            const windowS = Number(to - from) / 1e9;
+            levels.push({
+                concurrency: n,
+                prompt_tokens: r.prompt_length,
+                decode_tokens_per_s: windowS > 0 ? inWindow / windowS : null,
+                full_batch_tokens: inWindow,
+                end_to_end_tokens_per_s: stamps.reduce((sum, t) => sum + t.length, 0) / wall,
+                ttft_ms_p50: stamps.map((t) => Number(t[0] - t0) / 1e6).sort((a, b) => a - b)[Math.floor((n - 1) / 2)],
+            });
+            await context.dispose();
+        }
+        process.stdout.write(JSON.stringify({ ...base, threads: r.threads ?? 0, levels }) + '\n');
     } else {
         throw new Error(`unknown mode ${r.mode}`);
     }

@@ -87,6 +87,33 @@ class GgufForgeLlamaCppTest {
         assertNotEquals(ids(generate(a, prompt)), ids(generate(b, prompt)), "other random weights, other greedy tokens");
     }
 
+    /** compare-llamacpp.sh's batched mode: every level reported, with steps that ran all of its sequences. */
+    @Test
+    void theConcurrencyModeReportsEachLevelsBatchedDecode() throws Exception {
+        ForgeDims dims = ForgeDims.tiny();
+        Path file = dir.resolve("batched-q4_0.gguf");
+        GgufForge.forge(file, dims, GgufForge.Mix.Q4_0, 512, 1);
+        Map<String, Object> request = new HashMap<>();
+        request.put("mode", "concurrency");
+        request.put("model", file.toAbsolutePath().toString());
+        request.put("prompt_length", 16);
+        request.put("decode_tokens", 12);
+        request.put("threads", 1);
+        request.put("levels", List.of(1, 3));
+        JsonNode levels = LlamaCpp.run(request).get("levels");
+        assertEquals(2, levels.size());
+        for (int i = 0; i < 2; i++) {
+            JsonNode level = levels.get(i);
+            int n = i == 0 ? 1 : 3;
+            assertEquals(n, level.get("concurrency").asInt());
+            assertEquals(16, level.get("prompt_tokens").asInt());
+            assertTrue(level.get("full_batch_tokens").asInt() >= n, level.toString());
+            assertTrue(level.get("full_batch_tokens").asInt() <= n * 11, "at most the tokens after each first: " + level);
+            assertTrue(level.get("decode_tokens_per_s").asDouble() > 0, level.toString());
+            assertTrue(level.get("end_to_end_tokens_per_s").asDouble() > 0, level.toString());
+        }
+    }
+
     private static JsonNode generate(Path file, List<Integer> prompt) {
         Map<String, Object> request = new HashMap<>();
         request.put("mode", "generate");
