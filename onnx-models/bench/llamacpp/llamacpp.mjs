@@ -23,6 +23,9 @@ import fs from 'node:fs';
 import process from 'node:process';
 import { getLlama, LlamaLogLevel, readGgufFileInfo } from 'node-llama-cpp';
 
+// Prompt ids start past <pad> <eos> <bos> <unk>, the byte tokens and the turn markers.
+const FIRST_ORDINARY_ID = 4 + 256 + 2;
+
 function promptIds(length, nVocab, firstId) {
     // A fixed pseudo-random walk over ordinary ids (past the specials and byte tokens).
     const ids = [];
@@ -88,7 +91,7 @@ async function main() {
             tensors: parsed.tensorInfo.map((t) => ({ name: t.name, dims: t.dimensions.map(Number), ggml_type: t.ggmlType })),
         }) + '\n');
     } else if (r.mode === 'bench') {
-        const firstId = 4 + 256 + 2; // past <pad> <eos> <bos> <unk>, the byte tokens and the turn markers
+        const firstId = FIRST_ORDINARY_ID;
         const prompt = promptIds(r.prompt_length, vocabSize - 3, firstId);
         const decode = r.decode_tokens ?? 32;
         const context = await model.createContext({
@@ -106,7 +109,7 @@ async function main() {
         }) + '\n');
         await context.dispose();
     } else if (r.mode === 'concurrency') {
-        const firstId = 4 + 256 + 2;
+        const firstId = FIRST_ORDINARY_ID;
         const decode = r.decode_tokens ?? 48;
         const levels = [];
         for (const n of r.levels ?? [1, 2, 4, 8]) {
@@ -114,7 +117,7 @@ async function main() {
                 contextSize: r.prompt_length + decode + 64, threads: r.threads ?? 0, sequences: n,
             });
             await once(context, promptIds(32, vocabSize - 3, firstId), 4);
-            // Each sequence its own prompt (the walk started from another seed), all started together.
+            // Each sequence its own prompt (the same walk, shifted by i tokens), all started together.
             const prompts = Array.from({ length: n }, (_, i) => promptIds(r.prompt_length + i, vocabSize - 3, firstId).slice(i));
             const stamps = prompts.map(() => []);
             const t0 = process.hrtime.bigint();
