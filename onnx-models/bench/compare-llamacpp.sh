@@ -94,14 +94,18 @@ for l in r["levels"]:
 sides=(engine)
 for i in "${!ggufs[@]}"; do sides+=("gguf:$i"); done
 echo "# $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads $THREADS, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
-if [ -n "$CONCURRENCY" ]; then
-  n="${LENGTHS%% *}"
+measure() {  # side (engine or gguf:INDEX), prompt length: one JSON line per result
+  local mode="${CONCURRENCY:+_batched}"
+  if [ "$1" = engine ]; then "engine$mode" "$2"; else "llamacpp$mode" "${ggufs[${1#gguf:}]}" "$2"; fi
+}
+[ -z "$CONCURRENCY" ] || LENGTHS="${LENGTHS%% *}"
+for n in $LENGTHS; do
   for r in $(seq 1 "$ROUNDS"); do
     k=$(( (r - 1) % ${#sides[@]} ))
     order=("${sides[@]:$k}" "${sides[@]:0:$k}")
     for side in "${order[@]}"; do
       load_before=$(cut -d' ' -f1 /proc/loadavg)
-      if [ "$side" = engine ]; then lines="$(engine_batched "$n")"; else lines="$(llamacpp_batched "${ggufs[${side#gguf:}]}" "$n")"; fi
+      lines="$(measure "$side" "$n")"
       echo "$lines" | python3 -c "
 import json, sys
 after = float(open('/proc/loadavg').read().split()[0])
@@ -109,6 +113,9 @@ for l in sys.stdin:
     d = json.loads(l); d['round'] = $r; d['load_1m_before'] = $load_before; d['load_1m_after'] = after; print(json.dumps(d))" | tee -a "$OUT"
     done
   done
+done
+
+if [ -n "$CONCURRENCY" ]; then
   python3 - "$OUT" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
@@ -125,18 +132,6 @@ print(f"raw runs: {sys.argv[1]}")
 PY
   exit 0
 fi
-
-for n in $LENGTHS; do
-  for r in $(seq 1 "$ROUNDS"); do
-    k=$(( (r - 1) % ${#sides[@]} ))
-    order=("${sides[@]:$k}" "${sides[@]:0:$k}")
-    for side in "${order[@]}"; do
-      load_before=$(cut -d' ' -f1 /proc/loadavg)
-      if [ "$side" = engine ]; then line="$(engine "$n")"; else line="$(llamacpp "${ggufs[${side#gguf:}]}" "$n")"; fi
-      echo "$line" | python3 -c "import json,sys; d=json.load(sys.stdin); d['round']=$r; d['load_1m_before']=$load_before; d['load_1m_after']=float(open('/proc/loadavg').read().split()[0]); print(json.dumps(d))" | tee -a "$OUT"
-    done
-  done
-done
 
 python3 - "$OUT" <<'PY'
 import json, statistics, sys
