@@ -438,7 +438,7 @@ class AttackSuiteTest {
     assertNoTraceOfB(aimedAtB, b.idPart(type), b.idPart("Patient"));
     assertNoTraceOfB(aimedNowhere, null, null);
     assertThat(shape(aimedAtB, b.idPart(type), b.idPart("Patient"), b.marker()))
-        .as("answer about B's data (%s) vs about nothing (%s)", aimedAtB.body(), aimedNowhere.body())
+        .as("%s: answer about B's data (%s) vs about nothing (%s)", probe, aimedAtB.body(), aimedNowhere.body())
         .isEqualTo(shape(aimedNowhere, NOWHERE, NOWHERE, nowhereMarker));
   }
 
@@ -493,8 +493,10 @@ class AttackSuiteTest {
 
   static String diagnostics(OperationOutcome outcome) {
     // Durations and generated ids in HAPI's messages differ between any two calls.
+    // An issue may carry only a coded detail and no diagnostics.
     return outcome.getIssue().stream().map(i -> i.getSeverity() + ":" + i.getCode() + ":"
-            + i.getDiagnostics().replaceAll("\\d+ms", "Nms").replaceAll("/[0-9]+(/_history/[0-9]+)?", "/N"))
+            + (i.hasDiagnostics() ? i.getDiagnostics() : i.getDetails().getText() + " " + i.getDetails().getCodingFirstRep().getCode())
+                .replaceAll("\\d+ms", "Nms").replaceAll("/[0-9]+(/_history/[0-9]+)?", "/N"))
         .collect(Collectors.joining(";"));
   }
 
